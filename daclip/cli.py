@@ -1,0 +1,31 @@
+"""The ``daclip`` console script (classify, evaluate, restore, evaluate-restore)."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from pipelines.clitools import LazyGroup
+
+SUBCOMMANDS = {
+    "classify": "daclip.classify:command",
+    "evaluate": "daclip.evaluate:command",
+    "restore": "daclip.restore:command",
+    "evaluate-restore": "daclip.evaluate_restore:command",
+}
+
+
+@click.group(cls=LazyGroup, lazy_subcommands=SUBCOMMANDS)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def cli(verbose: bool) -> None:
+    """DA-CLIP inference: classify degradations, evaluate, restore images."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""The ``make-dataset`` console script: thin click commands over typed functions.
+
+Each subcommand lives next to the function it wraps and is imported lazily, so
+``make-dataset synthesize`` starts without torch or transformers.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from .clitools import LazyGroup
+
+SUBCOMMANDS = {
+    "preview": "pipelines.preview:command",
+    "synthesize": "pipelines.synthesize:command",
+    "merge": "pipelines.merge:command",
+    "verify": "pipelines.verify:command",
+    "stats": "pipelines.stats:command",
+    "caption": "pipelines.caption:command",
+    "export-csv": "pipelines.export:command",
+    "ingest": "pipelines.ingest:command",
+}
+
+
+@click.group(cls=LazyGroup, lazy_subcommands=SUBCOMMANDS)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def cli(verbose: bool) -> None:
+    """Build degradation-aware image-restoration datasets (DA-CLIP style)."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()
