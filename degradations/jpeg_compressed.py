@@ -74,5 +74,4 @@ def jpeg_roundtrip(img: np.ndarray, quality: int, subsampling: int = 420) -> np.
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), flags)
     if not ok:
         raise RuntimeError("OpenCV failed to encode JPEG")
-    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR_RGB)
