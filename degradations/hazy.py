@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from .base import Result, check_severity, choose, draw
-from .color import linear_to_srgb, quantize, srgb_to_linear, to_float, uint8_to_linear
+from .color import linear_to_srgb8, quantize, srgb_to_linear, to_float, uint8_to_linear
 from .depth import heuristic_depth, uniform_depth, user_depth
 
 DOMAINS = ("srgb", "linear")
@@ -154,6 +154,5 @@ def haze(img: np.ndarray, params: dict[str, Any], depth: np.ndarray) -> Result:
     else:
         raise ValueError(f"unknown hazy domain {domain!r}; valid: {', '.join(DOMAINS)}")
     hazy = (clean - airlight) * t[:, :, None] + airlight  # = J t + A (1 - t)
-    if domain == "linear":
-        hazy = linear_to_srgb(hazy)
-    return Result(lq=quantize(hazy), maps={"transmission": t})
+    lq = linear_to_srgb8(hazy) if domain == "linear" else quantize(hazy)
+    return Result(lq=lq, maps={"transmission": t})

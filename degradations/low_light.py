@@ -25,7 +25,8 @@ import cv2
 import numpy as np
 
 from .base import Result, check_severity, choose, draw, draw_seed, log_uniform
-from .color import linear_to_srgb, quantize, srgb_to_linear
+from .color import linear_to_srgb8, srgb_to_linear
+from .noise_fields import standard_normal
 
 VARIANTS = ("linear", "gamma")
 _CODES = np.arange(256, dtype=np.float64) / 255.0
@@ -97,8 +98,8 @@ class LowLight:
         dark = cv2.LUT(img, dark_table(params))
         rng = np.random.default_rng(int(params["seed"]))
         std = np.sqrt(dark * np.float32(params["a"]) + np.float32(params["b"]))
-        noisy = dark + rng.standard_normal(dark.shape, dtype=np.float32) * std
-        return Result(lq=quantize(linear_to_srgb(noisy)))
+        noisy = dark + standard_normal(rng, dark.shape) * std
+        return Result(lq=linear_to_srgb8(noisy))
 
 
 def dark_table(params: dict[str, Any]) -> np.ndarray:

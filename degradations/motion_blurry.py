@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from .base import Result, check_severity, draw, draw_seed
-from .color import linear_to_srgb, quantize, to_float, uint8_to_linear
+from .color import linear_to_srgb, linear_to_srgb8, quantize, to_float, uint8_to_linear
 from .trajectory import motion_kernel
 
 REFERENCE_SIDE = 512
@@ -91,13 +91,15 @@ class MotionBlurry:
     def apply(self, img: np.ndarray, params: dict[str, Any]) -> Result:
         kernel = kernel_for(params)
         domain = params["domain"]
+        sigma = float(params["noise_sigma"])
+        if domain == "linear" and sigma == 0:  # fast path: encode and quantise through one table
+            return Result(lq=linear_to_srgb8(convolve(uint8_to_linear(img), kernel)), maps={"kernel": kernel})
         if domain == "linear":
             out = blur_linear(img, kernel)
         elif domain == "srgb":
             out = convolve(to_float(img), kernel)
         else:
             raise ValueError(f"unknown motion-blurry domain {domain!r}; valid: linear, srgb")
-        sigma = float(params["noise_sigma"])
         if sigma > 0:
             noise_rng = np.random.default_rng([int(params["seed"]), 1])
             out += noise_rng.standard_normal(out.shape, dtype=np.float32) * np.float32(sigma / 255.0)
