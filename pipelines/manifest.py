@@ -7,13 +7,19 @@ whole. ``daclip`` reads manifests only through :func:`read_manifest`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:  # pandas is imported by the functions that return frames (workers never need it)
+    import pandas as pd
 
 SCHEMA_VERSION = 1
 
@@ -55,6 +61,69 @@ def member_name(key: str, suffix: str) -> str:
     return f"{key}.{suffix}"
 
 
+STATS_SUFFIX = "_stats.json"  # per-shard completion marker, written last
+SIZES_FILE = "sizes.json"  # open_clip style: shard basename -> number of samples
+
+
+def shard_stem(task: str, shard_id: int, kind: str = "") -> str:
+    """``<task>-000042`` (synthesized) or ``<task>-<kind>-000042`` (e.g. ``ingested``): the shared
+    stem of a shard's tar, parquet and stats files."""
+    return f"{task}-{kind}-{int(shard_id):06d}" if kind else f"{task}-{int(shard_id):06d}"
+
+
+def shard_stem_pattern(task: str, kind: str = "") -> re.Pattern[str]:
+    """Matches exactly the stems :func:`shard_stem` makes for ``task`` and ``kind``."""
+    return re.compile(re.escape(task) + (f"-{re.escape(kind)}" if kind else "") + r"-\d{6}")
+
+
+def make_key(task: str, content_sha256: str, variant: int, error: bool = False) -> str:
+    """Deterministic, dot-free sample key from (content hash, task, variant).
+
+    ``content_sha256`` is the HQ member's hash; failed inputs (no HQ) use the source hash and
+    get an ``_error`` suffix, so the two kinds can never collide.
+    """
+    key = f"{task}_{content_sha256[:20]}_{int(variant)}" + ("_error" if error else "")
+    member_name(key, "json")  # validates: no dots, no slashes
+    return key
+
+
+def assign_split(content_sha256: str, val_fraction: float) -> str:
+    """``val`` for a fixed fraction of content hashes, else ``train``: variants of one clean image
+    share the hash, so they never cross the split."""
+    if val_fraction <= 0:
+        return "train"
+    return "val" if int(content_sha256[:16], 16) / 2.0**64 < val_fraction else "train"
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def dumps_json(obj: Any) -> str:
+    """Canonical JSON (sorted keys, compact): the same object always gives the same bytes."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def write_bytes_atomic(data: bytes, path: str | os.PathLike) -> Path:
+    """Write bytes under a temporary name in the same folder, then rename into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_json_atomic(obj: Any, path: str | os.PathLike, indent: int | None = 2) -> Path:
+    text = json.dumps(obj, sort_keys=True, indent=indent, ensure_ascii=False) + "\n"
+    return write_bytes_atomic(text.encode("utf-8"), path)
+
+
 def empty_frame() -> pd.DataFrame:
     return SCHEMA.empty_table().to_pandas()
 
@@ -68,11 +137,16 @@ def to_table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame[list(COLUMNS)], schema=SCHEMA, preserve_index=False)
 
 
+def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows (dicts) -> a table with :data:`SCHEMA`; missing fields are null, extra ones dropped."""
+    return pa.Table.from_pylist([{name: row.get(name) for name in COLUMNS} for row in rows], schema=SCHEMA)
+
+
 def write_parquet_atomic(table: pa.Table | pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write Parquet under a temporary name in the same folder, then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(table, pd.DataFrame):
+    if not isinstance(table, pa.Table):
         table = to_table(table)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

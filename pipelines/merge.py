@@ -1,0 +1,134 @@
+"""``make-dataset merge``: combine per-task (and per-part) manifests into train and val manifests.
+
+Shard paths are rewritten relative to each output manifest's folder. ``--balance`` equalises the
+number of ``ok`` samples per degradation within each split, keeping a deterministic subset
+(rows ranked by the sha256 of their key). Failed rows are kept (they never reach a loader,
+which reads ``status == "ok"``) so the merged manifests still account for every input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import pandas as pd
+import pyarrow.parquet as pq
+
+from .manifest import COLUMNS, read_manifest, write_manifest
+
+log = logging.getLogger(__name__)
+
+REQUIRED = ("key", "degradation", "split", "shard", "status")
+
+
+@dataclass
+class MergeReport:
+    inputs: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "path: why"
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # output -> degradation -> ok rows
+    rows: dict[str, int] = field(default_factory=dict)  # output -> all rows
+    dropped_duplicates: int = 0
+    dropped_by_balance: int = 0
+
+    def format(self) -> str:
+        lines = [f"merged {len(self.inputs)} manifest(s)"]
+        lines += [f"  skipped {s}" for s in self.skipped]
+        if self.dropped_duplicates:
+            lines.append(f"  dropped {self.dropped_duplicates} duplicate row(s) (same key)")
+        if self.dropped_by_balance:
+            lines.append(f"  --balance dropped {self.dropped_by_balance} ok row(s)")
+        for out, per_task in self.counts.items():
+            detail = ", ".join(f"{task} {n}" for task, n in sorted(per_task.items())) or "no ok rows"
+            lines.append(f"{out}: {self.rows[out]} rows; ok per degradation: {detail}")
+        return "\n".join(lines)
+
+
+def _is_manifest(path: Path) -> bool:
+    try:
+        names = set(pq.read_schema(path).names)
+    except Exception:
+        return False
+    return all(name in names for name in REQUIRED)
+
+
+def _rank(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def balance(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Keep the same number of ok rows for every degradation present (the smallest count)."""
+    ok = frame[frame["status"] == "ok"]
+    if ok.empty:
+        return frame, 0
+    target = int(ok.groupby("degradation").size().min())
+    ranked = ok.assign(_rank=ok["key"].map(_rank)).sort_values(["degradation", "_rank"], kind="mergesort")
+    keep = ranked.groupby("degradation", sort=False).head(target).drop(columns="_rank")
+    out = pd.concat([keep, frame[frame["status"] != "ok"]], ignore_index=True)
+    return out, len(ok) - len(keep)
+
+
+def merge(
+    inputs: Sequence[str | os.PathLike],
+    train: str | os.PathLike = "manifests/train.parquet",
+    val: str | os.PathLike | None = "manifests/val.parquet",
+    balance_counts: bool = False,
+) -> MergeReport:
+    report = MergeReport()
+    outputs = {Path(p).resolve() for p in (train, val) if p is not None}
+    frames = []
+    for raw in inputs:
+        path = Path(raw)
+        if path.resolve() in outputs:
+            report.skipped.append(f"{path}: it is an output of this merge")
+            continue
+        if not _is_manifest(path):
+            report.skipped.append(f"{path}: not a sample manifest (e.g. captions.parquet)")
+            continue
+        frames.append(read_manifest(path, status=None))
+        report.inputs.append(str(path))
+    if not frames:
+        raise ValueError("no sample manifests to merge")
+    frame = pd.concat(frames, ignore_index=True)
+    frame = frame.sort_values(["key", "shard_path"], kind="mergesort", na_position="last")
+    before = len(frame)
+    frame = frame.drop_duplicates("key", keep="first")
+    report.dropped_duplicates = before - len(frame)
+    targets = [("train", Path(train))] + ([("val", Path(val))] if val is not None else [])
+    unassigned = frame[~frame["split"].isin([name for name, _ in targets])]
+    if len(unassigned):
+        report.skipped.append(f"{len(unassigned)} row(s) of split(s) {sorted(set(unassigned['split'].astype(str)))} "
+                              "without an output")
+    for split, out in targets:
+        part = frame[frame["split"] == split]
+        if balance_counts:
+            part, dropped = balance(part)
+            report.dropped_by_balance += dropped
+        part = part.copy()
+        base = out.resolve().parent
+        part["shard"] = [Path(os.path.relpath(p, base)).as_posix() if isinstance(p, str) else None
+                         for p in part["shard_path"]]
+        write_manifest(part[list(COLUMNS)], out)
+        ok = part[part["status"] == "ok"]
+        report.counts[str(out)] = {str(k): int(v) for k, v in ok.groupby("degradation").size().items()}
+        report.rows[str(out)] = len(part)
+    return report
+
+
+@click.command("merge")
+@click.argument("manifests", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--train", default="manifests/train.parquet", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--val", default="manifests/val.parquet", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--balance", "balance_counts", is_flag=True,
+              help="Equalise ok samples per degradation within each split (deterministic subset).")
+def command(manifests: tuple[str, ...], train: str, val: str, balance_counts: bool) -> None:
+    """Combine task/part manifests into train and val manifests."""
+    try:
+        report = merge(manifests, train=train, val=val, balance_counts=balance_counts)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(report.format())

@@ -1,0 +1,242 @@
+"""Reader role: list the clean input photos, hash them, drop exact duplicates and number the work.
+
+Ids come before work: the plan (which source goes into which shard, under which shard id) is a
+pure function of the inputs' *contents* and the settings, never of listing order, worker count
+or finishing order. Unique sources are sorted by their sha256 and cut into groups; group ``i``
+becomes shard ``i`` of every task, so each source is decoded once for all tasks and variants.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = frozenset(
+    {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pbm",
+     ".pnm"}
+)
+LIST_EXTENSIONS = frozenset({".txt", ".lst", ".list"})
+# colour photographs shipped inside scikit-image (no download needed)
+BUNDLED_PHOTOS = (
+    "astronaut.png",
+    "chelsea.png",
+    "coffee.png",
+    "rocket.jpg",
+    "hubble_deep_field.jpg",
+    "motorcycle_left.png",
+    "motorcycle_right.png",
+)
+DEFAULT_INPUT_NOTE = "no --input given: using the colour photos bundled with scikit-image ({names})"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file. ``source`` is the path as the user gave it (recorded in manifests);
+    ``path`` is where to read it. ``sha256`` is None when the file could not be read."""
+
+    source: str
+    path: str
+    sha256: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    source: str
+    duplicate_of: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Unique sources in processing order, cut into shard groups, plus the duplicates dropped."""
+
+    groups: tuple[tuple[Source, ...], ...]
+    duplicates: tuple[Duplicate, ...]
+    n_listed: int
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        return tuple(s for group in self.groups for s in group)
+
+
+def bundled_photos() -> list[Source]:
+    """The scikit-image sample photos that ship with the package."""
+    import skimage.data
+
+    folder = Path(skimage.data.__file__).parent
+    out = []
+    for name in BUNDLED_PHOTOS:
+        path = folder / name
+        if path.is_file():
+            out.append(Source(source=f"skimage:{name}", path=str(path)))
+    if not out:
+        raise FileNotFoundError(f"no bundled scikit-image photos found in {folder}")
+    return out
+
+
+def list_sources(spec: str | os.PathLike | None) -> list[Source]:
+    """List inputs: a folder (recursive, image extensions), a glob, a text file of paths (one per
+    line, relative to the list file), a Parquet file with a ``path`` column, or one image file.
+    ``None`` gives the bundled scikit-image photos."""
+    if spec is None:
+        sources = bundled_photos()
+        log.info(DEFAULT_INPUT_NOTE.format(names=", ".join(s.source for s in sources)))
+        return sources
+    text = str(spec)
+    path = Path(text)
+    if path.is_dir():
+        return _list_folder(path, text)
+    if any(ch in text for ch in "*?[") and not path.exists():
+        matches = sorted(p for p in glob.glob(text, recursive=True) if os.path.isfile(p))
+        if not matches:
+            raise FileNotFoundError(f"--input glob matched no files: {text}")
+        return [Source(source=m, path=m) for m in matches]
+    if not path.exists():
+        raise FileNotFoundError(f"--input not found: {text}")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return _list_parquet(path)
+    if suffix in LIST_EXTENSIONS:
+        return _list_text(path)
+    return [Source(source=text, path=text)]
+
+
+def _list_folder(folder: Path, given: str) -> list[Source]:
+    out, skipped = [], 0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            full = os.path.join(root, name)
+            if Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+                rel = os.path.relpath(full, folder)
+                out.append(Source(source=os.path.join(given, rel), path=full))
+            else:
+                skipped += 1
+    if skipped:
+        log.info("skipped %d file(s) without an image extension under %s", skipped, given)
+    if not out:
+        raise FileNotFoundError(f"no image files under --input folder {given}")
+    return out
+
+
+def _resolve(entry: str, base: Path) -> str:
+    return entry if os.path.isabs(entry) else str(base / entry)
+
+
+def _list_text(path: Path) -> list[Source]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        entry = line.strip()
+        if entry and not entry.startswith("#"):
+            out.append(Source(source=entry, path=_resolve(entry, path.parent)))
+    if not out:
+        raise ValueError(f"--input list file has no paths: {path}")
+    return out
+
+
+def _list_parquet(path: Path) -> list[Source]:
+    table = pq.read_table(path)
+    if "path" not in table.column_names:
+        raise ValueError(f"--input Parquet needs a 'path' column; {path} has {table.column_names}")
+    entries = [str(p) for p in table.column("path").to_pylist() if p]
+    if not entries:
+        raise ValueError(f"--input Parquet has no paths: {path}")
+    return [Source(source=e, path=_resolve(e, path.parent)) for e in entries]
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hash_source(src: Source) -> Source:
+    """Fill in ``sha256``; an unreadable file keeps ``sha256=None`` and an ``error`` message."""
+    try:
+        return Source(src.source, src.path, sha256=file_sha256(src.path))
+    except OSError as exc:
+        return Source(src.source, src.path, sha256=None, error=f"cannot read file: {exc.strerror or exc}")
+
+
+def hash_sources(
+    sources: Iterable[Source], on_progress: Callable[[int], None] | None = None
+) -> list[Source]:
+    out = []
+    for src in sources:
+        out.append(hash_source(src))
+        if on_progress:
+            on_progress(1)
+    return out
+
+
+def source_id(src: Source) -> str:
+    """Content id used for ordering and keys: the sha256, or (unreadable files) a hash of the
+    path prefixed so it never equals a content hash of real bytes by accident."""
+    if src.sha256 is not None:
+        return src.sha256
+    return hashlib.sha256(b"unreadable:" + src.source.encode("utf-8")).hexdigest()
+
+
+def dedup(sources: Iterable[Source]) -> tuple[list[Source], list[Duplicate]]:
+    """Keep one source per sha256 (the smallest ``source`` string); report the others."""
+    by_hash: dict[str, list[Source]] = {}
+    for src in sources:
+        by_hash.setdefault(source_id(src), []).append(src)
+    unique, dups = [], []
+    for sha, group in by_hash.items():
+        group = sorted(group, key=lambda s: s.source)
+        unique.append(group[0])
+        dups.extend(Duplicate(source=s.source, duplicate_of=group[0].source, sha256=sha) for s in group[1:])
+    unique.sort(key=source_id)
+    dups.sort(key=lambda d: (d.sha256, d.source))
+    return unique, dups
+
+
+def sources_per_shard(shard_size: int, variants: int) -> int:
+    """How many clean images go into one shard so that it holds about ``shard_size`` samples."""
+    if shard_size < 1 or variants < 1:
+        raise ValueError("--shard-size and --variants must be at least 1")
+    return max(1, shard_size // variants)
+
+
+def build_plan(hashed: Iterable[Source], shard_size: int, variants: int) -> Plan:
+    """Dedup, sort by content hash and cut into groups of :func:`sources_per_shard`."""
+    hashed = list(hashed)
+    unique, dups = dedup(hashed)
+    per = sources_per_shard(shard_size, variants)
+    groups = tuple(tuple(unique[i : i + per]) for i in range(0, len(unique), per))
+    return Plan(groups=groups, duplicates=tuple(dups), n_listed=len(hashed))
+
+
+def parse_part(text: str | None) -> tuple[int, int]:
+    """``"i/N"`` -> ``(i, N)`` with 0 <= i < N; ``None`` -> ``(0, 1)``."""
+    if text is None:
+        return 0, 1
+    try:
+        i_text, n_text = text.split("/")
+        index, count = int(i_text), int(n_text)
+    except ValueError:
+        raise ValueError(f"--part must look like i/N (e.g. 0/4), got {text!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"--part {text}: need 0 <= i < N")
+    return index, count
+
+
+def in_part(shard_id: int, part: tuple[int, int]) -> bool:
+    """Static partition of shard ids: shard ``s`` belongs to part ``s % N``."""
+    index, count = part
+    return shard_id % count == index

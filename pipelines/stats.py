@@ -1,0 +1,135 @@
+"""``make-dataset stats``: counts per task and split, sizes and errors of one or more manifests.
+
+Without arguments it reads the per-task manifests in ``manifests/`` (``<task>.parquet`` and
+``<task>.part-i-of-N.parquet``, ``<task>.ingested.parquet``), not the merged ``train``/``val`` files, so nothing is counted twice.
+Rows are de-duplicated by key when several given manifests overlap.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+import degradations
+
+from .manifest import read_manifest
+
+TOP_ERRORS = 10
+
+
+def task_manifests(folder: str | os.PathLike = "manifests") -> list[Path]:
+    """Per-task manifests in a folder: ``<task>[.ingested][.part-i-of-N].parquet``."""
+    out = []
+    for path in sorted(Path(folder).glob("*.parquet")):
+        if path.stem.split(".")[0] in degradations.NAMES:
+            out.append(path)
+    return out
+
+
+def dataset_stats(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:
+    """Counts per task and split (ok / error), image sizes, shard bytes and error messages."""
+    if not paths:
+        raise ValueError("no manifests given (and none found)")
+    frames = [read_manifest(p, status=None) for p in paths]
+    frame = pd.concat(frames, ignore_index=True).drop_duplicates("key", keep="first")
+    frame["split"] = frame["split"].fillna("none")
+    result: dict[str, Any] = {
+        "manifests": [str(p) for p in paths],
+        "totals": {"rows": len(frame), "ok": int((frame["status"] == "ok").sum()),
+                   "error": int((frame["status"] != "ok").sum()), "clean_images": int(frame["hq_sha256"].nunique())},
+        "tasks": {},
+    }
+    shard_bytes_total = 0
+    for task, rows in sorted(frame.groupby("degradation"), key=lambda kv: str(kv[0])):
+        ok = rows[rows["status"] == "ok"]
+        shards = sorted({p for p in rows["shard_path"] if isinstance(p, str)})
+        existing = [p for p in shards if os.path.exists(p)]
+        size = sum(os.path.getsize(p) for p in existing)
+        shard_bytes_total += size
+        splits = {}
+        for split, part in rows.groupby("split"):
+            splits[str(split)] = {"ok": int((part["status"] == "ok").sum()),
+                                  "error": int((part["status"] != "ok").sum())}
+        errors = Counter(rows.loc[rows["status"] != "ok", "error_message"].fillna("").tolist())
+        result["tasks"][str(task)] = {
+            "splits": splits,
+            "ok": len(ok),
+            "error": int(len(rows) - len(ok)),
+            "clean_images": int(ok["hq_sha256"].nunique()),
+            "captioned": int(ok["caption"].notna().sum()),
+            "shards": len(shards),
+            "missing_shards": len(shards) - len(existing),
+            "shard_bytes": int(size),
+            "width": _summary(ok["width"]),
+            "height": _summary(ok["height"]),
+            "errors": dict(errors.most_common(TOP_ERRORS)),
+        }
+    result["totals"]["shard_bytes"] = int(shard_bytes_total)
+    return result
+
+
+def _summary(values: pd.Series) -> dict[str, float] | None:
+    values = values.dropna()
+    if values.empty:
+        return None
+    return {"min": int(values.min()), "mean": round(float(values.mean()), 1), "max": int(values.max())}
+
+
+def _human(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
+        size /= 1024
+    return f"{n} B"
+
+
+def format_stats(stats: dict[str, Any]) -> str:
+    splits = sorted({s for t in stats["tasks"].values() for s in t["splits"]})
+    header = ["task"] + [f"{s} ok" for s in splits] + ["errors", "shards", "size", "mean WxH"]
+    rows = []
+    for task, t in stats["tasks"].items():
+        wh = f"{t['width']['mean']:.0f}x{t['height']['mean']:.0f}" if t["width"] else "-"
+        rows.append([task] + [str(t["splits"].get(s, {}).get("ok", 0)) for s in splits]
+                    + [str(t["error"]), str(t["shards"]), _human(t["shard_bytes"]), wh])
+    widths = [max(len(r[i]) for r in [header, *rows]) + 2 for i in range(len(header))]
+    lines = ["".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in [header, *rows]]
+    tot = stats["totals"]
+    lines.append(f"total: {tot['rows']} rows, {tot['ok']} ok, {tot['error']} errors, "
+                 f"{tot['clean_images']} clean images, {_human(tot['shard_bytes'])} of shards")
+    for task, t in stats["tasks"].items():
+        for message, n in t["errors"].items():
+            lines.append(f"  {task}: {n} x {message[:140]}")
+        if t["missing_shards"]:
+            lines.append(f"  {task}: {t['missing_shards']} shard file(s) missing (run make-dataset verify)")
+    return "\n".join(lines)
+
+
+@click.command("stats")
+@click.argument("manifests", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--manifest-dir", default="manifests", show_default=True, type=click.Path(file_okay=False),
+              help="Where to find per-task manifests when none are given.")
+@click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False), help="Also write the stats here.")
+def command(manifests: tuple[str, ...], manifest_dir: str, json_path: str | None) -> None:
+    """Counts per task and split, sizes and error counts."""
+    paths = list(manifests) or task_manifests(manifest_dir)
+    try:
+        stats = dataset_stats(paths)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(format_stats(stats))
+    if json_path:
+        from .manifest import write_json_atomic
+
+        write_json_atomic(stats, json_path)
+        click.echo(f"wrote {json_path}")
+
+
+__all__ = ["command", "dataset_stats", "format_stats", "task_manifests"]
