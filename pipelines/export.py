@@ -1,0 +1,209 @@
+"""``make-dataset export-csv``: the original DA-CLIP training CSV from a manifest.
+
+DA-CLIP's trainer (an open_clip fork) reads a tab-separated file with columns ``filepath`` (the
+LQ image) and ``title`` (``"<caption>: <degradation>"``), and loads each image from disk. This
+module extracts the LQ members of the manifest's shards into DA-CLIP's folder layout
+``<image-root>/<degradation>/LQ/<key>.<ext>`` (``GT`` beside it with ``--with-gt``) and writes
+the CSV, so data built here can be trained with the original code and vice versa.
+
+Parse a title with ``title.rsplit(": ", 1)``: DA-CLIP's own ``title.split(": ")`` breaks on a
+caption that itself holds ``": "``; such rows are counted in the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from .manifest import HQ, LQ, read_manifest
+
+__all__ = ["ExportReport", "command", "export_csv", "title_for"]
+
+log = logging.getLogger(__name__)
+
+SEPARATOR = ": "
+MISSING_POLICIES = ("skip", "error")
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    rows: int  # ok rows in the manifest
+    written: int  # rows in the CSV
+    skipped_no_caption: int
+    colon_in_caption: int  # captions holding ": " (the original split(": ") would fail on them)
+    images_written: int  # image files extracted this run (existing identical files are kept)
+    out: str
+    image_root: str
+
+
+def title_for(caption: str, degradation: str) -> str:
+    """DA-CLIP's ``title``: ``"<caption>: <degradation>"``."""
+    return f"{caption}{SEPARATOR}{degradation}"
+
+
+def _member_suffix(members: object, stem: str) -> str | None:
+    import json
+
+    try:
+        suffixes = json.loads(members) if isinstance(members, str) else []
+    except ValueError:
+        suffixes = []
+    return next((s for s in suffixes if isinstance(s, str) and s.startswith(f"{stem}.")), None)
+
+
+def _write_atomic(data: bytes, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _same_file(path: Path, data: bytes) -> bool:
+    if not path.exists() or path.stat().st_size != len(data):
+        return False
+    return hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(data).digest()
+
+
+def _extract(shard_path: str, targets: dict[str, Path]) -> int:
+    """Copy the named members of one tar to their target files; returns files written."""
+    written = 0
+    found: set[str] = set()
+    with tarfile.open(shard_path, "r:") as tar:
+        for info in tar:
+            target = targets.get(info.name)
+            if target is None or not info.isfile():
+                continue
+            handle = tar.extractfile(info)
+            data = handle.read() if handle is not None else b""
+            found.add(info.name)
+            if not _same_file(target, data):
+                _write_atomic(data, target)
+                written += 1
+    missing = sorted(set(targets) - found)
+    if missing:
+        raise FileNotFoundError(f"{shard_path}: members missing from the shard: {missing[:3]}")
+    return written
+
+
+def export_csv(
+    manifest: str | os.PathLike,
+    out: str | os.PathLike,
+    image_root: str | os.PathLike,
+    missing_caption: str = "skip",
+    with_gt: bool = False,
+) -> ExportReport:
+    """Write DA-CLIP's ``filepath``/``title`` TSV for a manifest's ok rows and extract their images.
+
+    Rows without a caption are skipped and counted (``missing_caption="error"`` refuses
+    instead, before anything is written). Paths in the CSV are absolute. The CSV is written
+    atomically, after all images are in place; a rerun keeps identical image files.
+    """
+    if missing_caption not in MISSING_POLICIES:
+        raise ValueError(f"missing_caption must be one of {MISSING_POLICIES}, got {missing_caption!r}")
+    frame = read_manifest(manifest, status="ok")
+    captioned = frame["caption"].map(lambda c: isinstance(c, str) and c.strip() != "")
+    skipped = int((~captioned).sum())
+    if skipped and missing_caption == "error":
+        raise ValueError(
+            f"{skipped} of {len(frame)} rows of {manifest} have no caption; run `make-dataset caption` first"
+        )
+    frame = frame[captioned].reset_index(drop=True)
+    root = Path(image_root).resolve()
+
+    filepaths: list[str] = []
+    per_shard: dict[str, dict[str, Path]] = {}
+    for key, degradation, members, shard_path in zip(
+        frame["key"], frame["degradation"], frame["members"], frame["shard_path"]
+    ):
+        stems = [(LQ, "LQ")] + ([(HQ, "GT")] if with_gt else [])
+        for stem, folder in stems:
+            suffix = _member_suffix(members, stem)
+            if suffix is None:
+                raise ValueError(f"{manifest}: row {key} lists no {stem} member")
+            ext = suffix.split(".", 1)[1]
+            target = root / degradation / folder / f"{key}.{ext}"
+            per_shard.setdefault(shard_path, {})[f"{key}.{suffix}"] = target
+            if stem == LQ:
+                filepaths.append(str(target))
+
+    images_written = sum(_extract(shard, targets) for shard, targets in sorted(per_shard.items()))
+    captions = [" ".join(c.split()) for c in frame["caption"]]
+    table = pd.DataFrame(
+        {"filepath": filepaths, "title": [title_for(c, d) for c, d in zip(captions, frame["degradation"])]}
+    )
+    colon = sum(SEPARATOR in c for c in captions)
+    if colon:
+        log.warning("%d captions contain %r: parse titles with rsplit(': ', 1)", colon, SEPARATOR)
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    try:
+        table.to_csv(tmp, sep="\t", index=False)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return ExportReport(
+        rows=len(frame) + skipped,
+        written=len(table),
+        skipped_no_caption=skipped,
+        colon_in_caption=colon,
+        images_written=images_written,
+        out=str(out),
+        image_root=str(root),
+    )
+
+
+@click.command("export-csv")
+@click.option(
+    "--manifest",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Manifest to export, e.g. manifests/train.parquet.",
+)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="CSV to write.")
+@click.option(
+    "--image-root",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the extracted images: <degradation>/LQ/<key>.<ext>.",
+)
+@click.option(
+    "--missing-caption",
+    type=click.Choice(MISSING_POLICIES),
+    default="skip",
+    show_default=True,
+    help="Rows without a caption: skip them (counted) or refuse to export.",
+)
+@click.option("--with-gt", is_flag=True, help="Also extract the clean images to <degradation>/GT/.")
+def command(manifest: Path, out: Path, image_root: Path, missing_caption: str, with_gt: bool) -> None:
+    """Write DA-CLIP's tab-separated training CSV (filepath, title = "<caption>: <degradation>")."""
+    try:
+        report = export_csv(manifest, out, image_root, missing_caption=missing_caption, with_gt=with_gt)
+    except (FileNotFoundError, ValueError, tarfile.TarError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"wrote {report.written} rows to {report.out} ({report.images_written} images extracted under "
+        f"{report.image_root}); skipped {report.skipped_no_caption} rows without a caption"
+    )
+    if report.colon_in_caption:
+        click.echo(
+            f"{report.colon_in_caption} captions contain ': '; the original DA-CLIP loader splits with "
+            "title.split(': ') and fails on them (use rsplit(': ', 1))",
+            err=True,
+        )
