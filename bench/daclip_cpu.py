@@ -1,0 +1,207 @@
+"""Quality bar for DA-CLIP on CPU: degradation accuracy and content cosine of the ``tiny`` model.
+
+1. Clean images: 64x64 crops (several scales, flat crops rejected) of the photos bundled with
+   scikit-image. Train and val use different photos, so val measures degradations on unseen
+   images, not memorised photos.
+2. ``make-dataset synthesize`` every registered degradation type on both sets (medium severity).
+3. ``train-daclip``'s loop: ``tiny`` from random initialisation (``--pretrained none``), with the
+   HQ-alignment term (the data have no captions), for at most ``--minutes`` of training; the step
+   count comes from a short timed probe run.
+4. ``daclip evaluate`` on val: accuracy, confusion matrix, LQ->HQ content cosine with and
+   without the controller; plain-CLIP zero-shot as the baseline row.
+
+Prints one JSON object (also written to ``<workdir>/bench.json``) with the throughput of the
+training loop and of the data loader alone, timed in the same run.
+
+    python bench/daclip_cpu.py --minutes 10 --workdir /tmp/daclip_bench
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+VAL_PHOTOS = ("coffee", "rocket", "camera", "gravel")
+TRAIN_PHOTOS = ("astronaut", "brick", "chelsea", "clock", "coins", "grass", "hubble_deep_field",
+                "immunohistochemistry", "moon", "page", "retina", "text", "motorcycle", "cell", "colorwheel")
+
+
+def load_photo(name: str) -> np.ndarray:
+    from skimage import data
+
+    from degradations import to_rgb8
+
+    img = data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(data, name)()
+    return to_rgb8(np.asarray(img))
+
+
+def crops(img: np.ndarray, rng: np.random.Generator, size: int, per_scale: int,
+          short_sides: tuple[int, ...] = (96, 160, 256)) -> list[np.ndarray]:
+    """Random ``size`` squares from the photo downscaled to a few sizes; near-flat squares skipped."""
+    out = []
+    for short in short_sides:
+        scale = short / min(img.shape[:2])
+        if scale > 1:
+            continue
+        small = cv2.resize(img, (round(img.shape[1] * scale), round(img.shape[0] * scale)),
+                           interpolation=cv2.INTER_AREA)
+        got, tries = 0, 0
+        while got < per_scale and tries < per_scale * 20:
+            tries += 1
+            top = int(rng.integers(0, small.shape[0] - size + 1))
+            left = int(rng.integers(0, small.shape[1] - size + 1))
+            crop = small[top : top + size, left : left + size]
+            if crop.std() < 12:
+                continue
+            out.append(np.ascontiguousarray(crop))
+            got += 1
+    return out
+
+
+def write_clean(folder: Path, photos: tuple[str, ...], size: int, per_scale: int, seed: int,
+                short_sides: tuple[int, ...]) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for i, name in enumerate(photos):
+        rng = np.random.default_rng([seed, i])
+        for j, crop in enumerate(crops(load_photo(name), rng, size, per_scale, short_sides)):
+            cv2.imwrite(str(folder / f"{name}_{j:03d}.png"), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+            n += 1
+    return n
+
+
+def synthesize(clean: Path, out: Path, variants: int, workers: int, seed: int) -> Path:
+    cmd = [sys.executable, "-m", "pipelines.cli", "synthesize", "--task", "all", "--input", str(clean),
+           "--out", str(out / "data"), "--manifests", str(out / "manifests"), "--variants", str(variants),
+           "--workers", str(workers), "--seed", str(seed), "--shard-size", "400"]
+    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                   stdout=subprocess.DEVNULL)
+    return out / "manifests"
+
+
+def loader_throughput(manifests: list[str], model: str, image_size: int, batch_size: int, workers: int,
+                      batches: int) -> float:
+    """Samples/s of the training loader alone (decode, crop, tokenise, batch; LQ and HQ)."""
+    from daclip.factory import get_tokenizer
+    from daclip.shards import load_index
+    from daclip.train_daclip import shard_counts
+    from daclip.transforms import make_loader
+
+    loader = make_loader(load_index(manifests), image_size=image_size, tokenizer=get_tokenizer(model),
+                         batch_size=batch_size, seed=0, train=True, with_hq=True, workers=workers,
+                         shard_counts=shard_counts(tuple(manifests), None))
+    it = iter(loader)
+    next(it)  # worker start-up is not throughput
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(it)
+    return batches * batch_size / (time.perf_counter() - start)
+
+
+@click.command()
+@click.option("--workdir", default="/tmp/daclip_bench", type=click.Path(file_okay=False))
+@click.option("--minutes", default=10.0, help="Training-time budget (the quality bar allows 10).")
+@click.option("--batch-size", default=32)
+@click.option("--lr", default=1e-3)
+@click.option("--hq-align-weight", default=1.0)
+@click.option("--model", default="tiny-128", type=click.Choice(["tiny", "tiny-128"]),
+              help="tiny: 64 px input, patch 8; tiny-128: 128 px input, patch 16 (same token count).")
+@click.option("--clean-size", default=128, help="Side of the clean square crops (px) the degradations apply to.")
+@click.option("--short-sides", default="160,256,384,512",
+              help="Comma-separated shorter sides the photos are downscaled to before cropping (scales).")
+@click.option("--per-scale", default=6, help="Clean crops per photo and scale.")
+@click.option("--variants", default=1)
+@click.option("--workers", default=1, help="DataLoader workers during training.")
+@click.option("--threads", default=2, help="torch threads for the training process.")
+@click.option("--seed", default=0)
+def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, short_sides, per_scale, variants,
+         workers, threads, seed) -> None:
+    import torch
+
+    from daclip import load
+    from daclip.evaluate import evaluate_model, write_outputs
+    from daclip.factory import create_clip
+    from daclip.train_daclip import TrainConfig, train
+
+    logging.basicConfig(level=logging.WARNING)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    torch.set_num_threads(threads)
+    work = Path(workdir)
+    sides = tuple(int(v) for v in short_sides.split(","))
+    image_size = int(create_clip(model, "none").visual.image_size[0])
+    result: dict = {"config": {"minutes": minutes, "batch_size": batch_size, "lr": lr, "threads": threads,
+                               "hq_align_weight": hq_align_weight, "workers": workers, "model": model,
+                               "image_size": image_size, "clean_size": clean_size, "short_sides": sides,
+                               "per_scale": per_scale, "variants": variants,
+                               "pretrained": "none", "train_photos": TRAIN_PHOTOS, "val_photos": VAL_PHOTOS}}
+
+    t0 = time.perf_counter()
+    sets = {}
+    for split, photos in (("train", TRAIN_PHOTOS), ("val", VAL_PHOTOS)):
+        clean = work / split / "clean"
+        if not (work / split / "manifests").exists():
+            count = write_clean(clean, photos, clean_size, per_scale, seed + (split == "val"), sides)
+            synthesize(clean, work / split, variants, workers=2, seed=seed)
+        else:
+            count = len(list(clean.glob("*.png")))
+        sets[split] = sorted(str(p) for p in (work / split / "manifests").glob("*.parquet"))
+        result[f"{split}_clean_images"] = count
+    from daclip.shards import load_index
+
+    result["train_samples"] = load_index(sets["train"]).num_samples
+    result["val_samples"] = load_index(sets["val"]).num_samples
+    result["degradations"] = sorted({p.rsplit("/", 1)[-1][: -len(".parquet")] for p in sets["train"]})
+    result["synthesis_s"] = round(time.perf_counter() - t0, 1)
+
+    result["loader_samples_per_s"] = round(loader_throughput(sets["train"], model, image_size, batch_size, workers, 20), 1)
+
+    def config(out: str, steps: int, **extra) -> TrainConfig:
+        return TrainConfig(shards=tuple(sets["train"]), out=str(work / out), model=model, pretrained="none",
+                           steps=steps, batch_size=batch_size, lr=lr, warmup=min(100, steps // 10),
+                           workers=workers, hq_align_weight=hq_align_weight, seed=seed, device="cpu",
+                           save_every=steps, **extra)
+
+    probe_steps = 15
+    start = time.perf_counter()
+    train(config("probe", probe_steps), progress=False)
+    probe_rate = probe_steps / (time.perf_counter() - start)
+    steps = max(50, int(probe_rate * minutes * 60 * 0.95))
+    result["train_steps"] = steps
+
+    start = time.perf_counter()
+    summary = train(config("run", steps, val=tuple(sets["val"]), val_every=max(1, steps // 4),
+                           max_minutes=minutes), progress=True)
+    result["train_steps_done"] = summary["final_step"]
+    result["train_s"] = round(time.perf_counter() - start, 1)
+    result["train_samples_per_s"] = round(summary["samples_per_s"], 1)
+    result["final_train_loss"] = round(summary["loss"], 4)
+    result["final_train_batch_accuracy"] = round(summary["accuracy"], 4)
+    val_curve = [json.loads(line) for line in (work / "run" / "metrics.jsonl").read_text().splitlines()]
+    result["val_accuracy_curve"] = [(r["step"], r["val_accuracy"]) for r in val_curve if "val_accuracy" in r]
+
+    model = load(work / "run")
+    report = evaluate_model(model, sets["val"], batch_size=64, workers=0)
+    write_outputs(report, work / "evaluation")
+    result["evaluation"] = report
+    result["targets"] = {
+        "val_accuracy_at_least_0.90": report["accuracy"] >= 0.90,
+        "controller_raises_content_cosine": report["cosine_hq_controlled"] > report["cosine_hq_plain"],
+    }
+    (work / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
