@@ -14,6 +14,7 @@ from .clitools import LazyGroup
 
 SUBCOMMANDS = {
     "preview": "pipelines.preview:command",
+    "degrade": "pipelines.degrade:command",
     "synthesize": "pipelines.synthesize:command",
     "merge": "pipelines.merge:command",
     "verify": "pipelines.verify:command",

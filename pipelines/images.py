@@ -150,6 +150,17 @@ def encode_image(arr: np.ndarray, fmt: str = "png") -> bytes:
     return buf.tobytes()
 
 
+def save_image(arr: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write an RGB image atomically; the format comes from the suffix (.png, .jpg/.jpeg, .webp)."""
+    from .manifest import write_bytes_atomic
+
+    path = Path(path)
+    fmt = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"}.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"cannot write {path.name!r}: use a .png, .jpg or .webp file name")
+    return write_bytes_atomic(encode_image(arr, fmt), path)
+
+
 def decode_rgb(data: bytes) -> np.ndarray:
     """Decode bytes written by :func:`encode_image` (fast path, no EXIF handling) to RGB uint8."""
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)

@@ -9,8 +9,6 @@ degraded at that size with ``seed`` (the sheet shows what a dataset at that reso
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,8 @@ import cv2
 import numpy as np
 
 import degradations as D
+
+from .images import load_image, save_image
 
 log = logging.getLogger(__name__)
 
@@ -104,29 +104,6 @@ def _text(sheet: np.ndarray, text: str, x: int, y: int) -> None:
     cv2.putText(sheet, text, (x, y), FONT, FONT_SCALE, (0, 0, 0), 1, cv2.LINE_AA)
 
 
-def read_image(path: Path) -> np.ndarray:
-    from .images import load_image
-
-    return load_image(path)
-
-
-def write_image_atomic(img: np.ndarray, path: Path) -> None:
-    """Encode by the file suffix (png, jpg, webp) and move into place only when complete."""
-    suffix = path.suffix.lower() or ".png"
-    ok, buf = cv2.imencode(suffix, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ValueError(f"cannot encode an image as {suffix!r}; use .png, .jpg or .webp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buf.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def preview(image: Path | None, tasks: Sequence[str], output: Path, seed: int = 0, size: int = 256) -> np.ndarray:
     """Read ``image`` (default: scikit-image's astronaut), build the sheet, write it to ``output``."""
     if image is None:
@@ -134,9 +111,9 @@ def preview(image: Path | None, tasks: Sequence[str], output: Path, seed: int = 
 
         img = data.astronaut()
     else:
-        img = read_image(image)
+        img = load_image(image)
     sheet = contact_sheet(img, tasks, seed=seed, size=size)
-    write_image_atomic(sheet, output)
+    save_image(sheet, output)
     log.debug("wrote %s (%dx%d)", output, sheet.shape[1], sheet.shape[0])
     return sheet
 
