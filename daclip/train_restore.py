@@ -1,0 +1,488 @@
+"""``train-restore``: train the IR-SDE restoration U-Net on (LQ, HQ) shards, DA-CLIP conditioned.
+
+One training step: aligned random HQ/LQ patches (flips, transposition), degradations taken in
+turn so every type is equally represented, the frozen DA-CLIP's ``(content, degradation)``
+embeddings of the LQ patch, a random timestep and noise, and the maximum-likelihood L1 loss of
+:meth:`daclip.sde.IRSDE.loss`. AdamW + cosine decay, EMA weights, AMP on CUDA, torchrun DDP
+(NCCL on GPUs, gloo on CPU).
+
+Exact ``--resume``: everything random in a step is a pure function of ``(seed, rank, step)``
+(patch positions, flips, timesteps, noise), and the shard streams restart at checkpoint
+boundaries with seeds derived from the segment number, so a killed run continues with the same
+batches and ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+import torch
+
+from .checkpoint import rng_state, set_rng_state
+from .restoration import EMA, RestorationConfig, create_model, embed, load_restoration, save_restoration
+from .sde import IRSDE
+
+log = logging.getLogger(__name__)
+
+__all__ = ["TrainConfig", "main", "train"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    shards: tuple[str, ...]
+    out: str
+    model: str = "tiny"
+    daclip: str | None = None  # None: unconditioned IR-SDE baseline (--no-daclip)
+    split: str | None = "train"
+    val: tuple[str, ...] = ()
+    val_split: str | None = "val"
+    steps: int = 1000
+    batch_size: int | None = None  # None: the model config's default
+    patch: int | None = None
+    lr: float | None = None
+    min_lr: float = 1e-6
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.99)
+    ema_decay: float = 0.995
+    ema_every: int = 10
+    ckpt_every: int = 1000
+    val_every: int = 1000
+    val_images: int = 8
+    val_crop: int = 128
+    val_steps: int | None = None
+    log_every: int = 20
+    seed: int = 0
+    device: str = "cpu"
+    amp: bool = True
+    shuffle_buffer: int = 64
+    resume: bool = False
+    time_limit_s: float | None = None  # stop (with a checkpoint) once this much wall time has passed
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.ckpt_every < 1 or self.val_every < 1:
+            raise ValueError("steps, ckpt_every and val_every must be >= 1")
+        if not self.shards:
+            raise ValueError("give at least one --shards manifest")
+
+
+# --- data --------------------------------------------------------------------------------------
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def random_patch_pair(
+    lq: np.ndarray, hq: np.ndarray, patch: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same random crop of LQ and HQ (reflect-padded if smaller), then a random flip/transposition."""
+    if lq.shape != hq.shape:
+        raise ValueError(f"LQ {lq.shape} and HQ {hq.shape} are not aligned")
+    h, w = lq.shape[:2]
+    if h < patch or w < patch:
+        ph, pw = max(0, patch - h), max(0, patch - w)
+        mode = "reflect" if ph < h and pw < w else "edge"
+        lq = np.pad(lq, ((0, ph), (0, pw), (0, 0)), mode=mode)
+        hq = np.pad(hq, ((0, ph), (0, pw), (0, 0)), mode=mode)
+        h, w = lq.shape[:2]
+    top = int(rng.integers(0, h - patch + 1))
+    left = int(rng.integers(0, w - patch + 1))
+    pair = [a[top : top + patch, left : left + patch] for a in (lq, hq)]
+    hflip, vflip, transpose = (bool(b) for b in rng.integers(0, 2, 3))
+    out = []
+    for a in pair:
+        if hflip:
+            a = a[:, ::-1]
+        if vflip:
+            a = a[::-1]
+        if transpose:
+            a = a.transpose(1, 0, 2)
+        out.append(np.ascontiguousarray(a))
+    return out[0], out[1]
+
+
+def split_by_degradation(manifests: Sequence[str], split: str | None) -> dict[str, Any]:
+    """One :class:`daclip.shards.ShardIndex` per degradation (sorted by name)."""
+    from pipelines.manifest import read_manifest
+
+    from .shards import ShardIndex, load_index
+
+    index = load_index(list(manifests), split)
+    shards_of: dict[str, set[str]] = {}
+    for path in manifests:
+        frame = read_manifest(Path(path))
+        if split is not None:
+            frame = frame[frame["split"] == split]
+        for deg, shard in zip(frame["degradation"], frame["shard_path"]):
+            shards_of.setdefault(deg, set()).add(shard)
+    out = {}
+    for deg in sorted(shards_of):
+        samples = {k: v for k, v in index.samples.items() if v.degradation == deg}
+        if samples:
+            out[deg] = ShardIndex(shards=tuple(sorted(shards_of[deg])), samples=samples)
+    return out
+
+
+class PatchBatches:
+    """Deterministic batches ``(lq, hq)`` (B x 3 x P x P float in [0, 1]) for steps ``start..``.
+
+    Degradations are taken in turn (sample i of step s is type ``(s * B + i) % n``); each type has
+    its own resampled shard stream, restarted every ``segment`` steps with a seed derived from
+    ``(seed, rank, segment, type)``, so the batch of any step can be reproduced from a checkpoint.
+    """
+
+    def __init__(self, indexes: dict[str, Any], batch_size: int, patch: int, seed: int, rank: int,
+                 segment: int, shuffle_buffer: int):
+        self.indexes = indexes
+        self.names = sorted(indexes)
+        self.batch_size = batch_size
+        self.patch = patch
+        self.seed = seed
+        self.rank = rank
+        self.segment = segment
+        self.shuffle_buffer = shuffle_buffer
+
+    def _streams(self, segment: int) -> dict[str, Iterator[dict[str, Any]]]:
+        from .shards import sample_stream
+
+        return {
+            name: iter(sample_stream(self.indexes[name], resampled=True, shuffle_buffer=self.shuffle_buffer,
+                                     seed=_seed(self.seed, self.rank, segment, i)))
+            for i, name in enumerate(self.names)
+        }
+
+    def _types(self, step: int) -> list[str]:
+        n = len(self.names)
+        return [self.names[(step * self.batch_size + i) % n] for i in range(self.batch_size)]
+
+    def __call__(self, start: int) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+        step = start
+        segment = step // self.segment
+        streams = self._streams(segment)
+        for s in range(segment * self.segment, start):  # mid-segment resume: replay the stream
+            for name in self._types(s):
+                next(streams[name])
+        while True:
+            if step // self.segment != segment:
+                segment = step // self.segment
+                streams = self._streams(segment)
+            rng = np.random.default_rng(_seed(self.seed, self.rank, step, 1))
+            lqs, hqs = [], []
+            for name in self._types(step):
+                sample = next(streams[name])
+                lq, hq = random_patch_pair(sample["lq"], sample["hq"], self.patch, rng)
+                lqs.append(lq)
+                hqs.append(hq)
+            yield step, _batch(lqs), _batch(hqs)
+            step += 1
+
+
+def _batch(images: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div(255)
+
+
+def prefetch(it: Iterator[Any], depth: int = 4) -> Iterator[Any]:
+    """Run an iterator in a background thread (image decoding releases the GIL), order kept."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def work() -> None:
+        try:
+            for item in it:
+                if stop.is_set():
+                    return
+                q.put(item)
+        except BaseException as exn:  # handed to the consumer
+            q.put(exn)
+        q.put(done)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue so it can exit
+            with contextlib.suppress(queue.Empty):
+                q.get(timeout=0.1)
+
+
+# --- validation -------------------------------------------------------------------------------
+def load_val_samples(manifests: Sequence[str], split: str | None, n: int, crop: int) -> list[dict[str, Any]]:
+    """Up to ``n`` validation pairs, spread over degradations, centre-cropped to ``crop``."""
+    from .shards import sample_stream
+
+    per_type = split_by_degradation(manifests, split)
+    quota = max(1, math.ceil(n / max(1, len(per_type))))
+    out: list[dict[str, Any]] = []
+    for name in sorted(per_type):
+        for taken, sample in enumerate(sample_stream(per_type[name], resampled=False, shuffle_buffer=0), 1):
+            h, w = sample["lq"].shape[:2]
+            top, left = max(0, (h - crop) // 2), max(0, (w - crop) // 2)
+            sample = {**sample, "lq": sample["lq"][top : top + crop, left : left + crop],
+                      "hq": sample["hq"][top : top + crop, left : left + crop]}
+            out.append(sample)
+            if taken >= quota:
+                break
+    return out[:n] if len(out) > n else out
+
+
+def validate(net, sde: IRSDE, encoder, samples: list[dict[str, Any]], steps: int | None, device) -> dict[str, float]:
+    from .metrics import psnr
+    from .restore import SamplingConfig, restore_array
+
+    sampling = SamplingConfig(sampler="posterior", steps=steps, seed=0, tile=None)
+    restored, degraded = [], []
+    for s in samples:
+        out = restore_array(net, sde, encoder, s["lq"], sampling, device)
+        restored.append(psnr(out, s["hq"]))
+        degraded.append(psnr(s["lq"], s["hq"]))
+    finite = [(r, d) for r, d in zip(restored, degraded) if math.isfinite(r) and math.isfinite(d)]
+    return {
+        "val_psnr": float(np.mean([r for r, _ in finite])) if finite else float("nan"),
+        "val_psnr_lq": float(np.mean([d for _, d in finite])) if finite else float("nan"),
+        "val_images": len(samples),
+    }
+
+
+# --- training ---------------------------------------------------------------------------------
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: str) -> tuple[Dist, torch.device]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist(), torch.device(device)
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    cuda = device.startswith("cuda") and torch.cuda.is_available()
+    torch.distributed.init_process_group(backend="nccl" if cuda else "gloo")
+    if cuda:
+        torch.cuda.set_device(local_rank)
+        return Dist(rank, world, local_rank), torch.device("cuda", local_rank)
+    return Dist(rank, world, local_rank), torch.device("cpu")
+
+
+def cosine_lambda(total: int, lr: float, min_lr: float):
+    def fn(step: int) -> float:
+        progress = min(step, total) / max(1, total)
+        return (min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * progress))) / lr
+
+    return fn
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
+    """Train (or resume) a restoration model; returns the last logged metrics."""
+    from tqdm import tqdm
+
+    dist, device = init_distributed(cfg.device)
+    out = Path(cfg.out)
+    ckpt_dir = out / "checkpoints"
+    encoder = None
+    context_dim = None
+    if cfg.daclip:
+        from . import load as load_daclip
+
+        encoder = load_daclip(cfg.daclip, device=str(device)).eval().requires_grad_(False)
+        context_dim = int(encoder.embed_dim)
+    daclip_ref = str(Path(cfg.daclip).resolve()) if cfg.daclip else None
+
+    state = None
+    if cfg.resume and (ckpt_dir / "latest").exists():
+        loaded = load_restoration(out, device="cpu", with_state=True)
+        config, net, state = loaded.config, loaded.net, loaded.training_state
+        if config.unet.context_dim != context_dim:
+            raise click.UsageError(f"--resume: the checkpoint's U-Net has context_dim {config.unet.context_dim}, "
+                                   f"this run's DA-CLIP gives {context_dim}")
+        ema_weights = loaded.ema
+    else:
+        config, net = create_model(cfg.model, context_dim, daclip_ref, seed=cfg.seed)
+        ema_weights = None
+    defaults = config.train
+    batch_size = cfg.batch_size or int(defaults.get("batch_size", 8))
+    patch = cfg.patch or int(defaults.get("patch", 128))
+    lr = cfg.lr or float(defaults.get("lr", 2e-4))
+    config = RestorationConfig(name=config.name, unet=config.unet, sde=config.sde, daclip=config.daclip,
+                               train={**defaults, "batch_size": batch_size, "patch": patch, "lr": lr})
+    sde = IRSDE(config.sde)
+    net = net.to(device)
+    ema = EMA(net, cfg.ema_decay, cfg.ema_every)
+    if ema_weights is not None:
+        ema.shadow.load_state_dict(ema_weights.state_dict())
+    model = net
+    if dist.world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(
+            net, device_ids=[device.index] if device.type == "cuda" else None)
+
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_lambda(cfg.steps, lr, cfg.min_lr))
+    use_amp = cfg.amp and device.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    start = 0
+    if state is not None:  # the scheduler is built before the optimizer state is loaded (it rewrites lr)
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        if "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
+        ema.load_state_dict(state["ema"])
+        set_rng_state(state["rng"])
+        start = int(state["step"])
+        log.info("resumed from step %d", start)
+    if start >= cfg.steps:
+        log.info("already trained for %d steps", start)
+        return dict(state.get("metrics", {})) if state else {}
+
+    indexes = split_by_degradation(cfg.shards, cfg.split)
+    val_samples = load_val_samples(cfg.val, cfg.val_split, cfg.val_images, cfg.val_crop) \
+        if cfg.val and dist.main else []
+    if dist.main:
+        out.mkdir(parents=True, exist_ok=True)
+        log.info("training %s (%.2f M parameters) on %s: %s", config.name,
+                 sum(p.numel() for p in net.parameters()) / 1e6, device,
+                 ", ".join(f"{k} {v.num_samples}" for k, v in indexes.items()))
+    batches = PatchBatches(indexes, batch_size, patch, cfg.seed, dist.rank, cfg.ckpt_every, cfg.shuffle_buffer)
+
+    def checkpoint(step: int, metrics: dict[str, Any]) -> None:
+        training_state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
+                          "ema": ema.state_dict(), "rng": rng_state(), "metrics": metrics,
+                          "args": json.loads(json.dumps(asdict(cfg), default=str))}
+        if scaler.is_enabled():
+            training_state["scaler"] = scaler.state_dict()
+        save_restoration(ckpt_dir / f"step_{step:07d}", net, ema, config, training_state)
+
+    metrics: dict[str, Any] = dict(state.get("metrics", {})) if state else {}
+    metrics.pop("stopped_by_time_limit", None)
+    bar = tqdm(total=cfg.steps, initial=start, desc="train-restore", unit="step",
+               disable=not (progress and dist.main), dynamic_ncols=True)
+    model.train()
+    running, count, t0 = 0.0, 0, time.time()
+    t_start = t0
+    for step, lq, hq in prefetch(batches(start)):
+        gen = torch.Generator().manual_seed(_seed(cfg.seed, dist.rank, step, 2))
+        lq, hq = lq.to(device, non_blocking=True), hq.to(device, non_blocking=True)
+        content, degradation = embed(encoder, lq)
+        t = sde.sample_timesteps(lq.shape[0], gen).to(device)
+        noise = torch.randn(lq.shape, generator=gen).to(device)
+        x_t = sde.add_noise(hq, lq, noise, t)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+            pred = model(x_t, lq, t, content, degradation)
+        loss = sde.loss(pred.float(), x_t, hq, lq, t)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        sched.step()
+        done = step + 1
+        ema.update(net, done)
+        running += loss.item()
+        count += 1
+        bar.update(1)
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            metrics = {**metrics, "step": done, "loss": running / count, "lr": sched.get_last_lr()[0],
+                       "steps_per_s": count / max(1e-9, time.time() - t0)}
+            bar.set_postfix(loss=f"{metrics['loss']:.4f}", lr=f"{metrics['lr']:.2e}")
+            running, count, t0 = 0.0, 0, time.time()
+        if val_samples and (done % cfg.val_every == 0 or done == cfg.steps):
+            metrics.update(validate(ema.shadow, sde, encoder, val_samples, cfg.val_steps, device))
+            bar.write(f"step {done}: val PSNR {metrics['val_psnr']:.2f} dB (LQ {metrics['val_psnr_lq']:.2f} dB)")
+        if dist.main and (done % cfg.log_every == 0 or done == cfg.steps):
+            with open(out / "log.jsonl", "a") as handle:
+                handle.write(json.dumps(metrics) + "\n")
+        out_of_time = cfg.time_limit_s is not None and time.time() - t_start > cfg.time_limit_s
+        if dist.world > 1 and cfg.time_limit_s is not None:  # every rank stops at the same step
+            flag = torch.tensor([float(out_of_time)], device=device)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            out_of_time = bool(flag.item())
+        if out_of_time:
+            metrics = {**metrics, "step": done, "stopped_by_time_limit": True}
+            if val_samples and done % cfg.val_every and done != cfg.steps:
+                metrics.update(validate(ema.shadow, sde, encoder, val_samples, cfg.val_steps, device))
+            log.warning("time limit reached: stopping at step %d of %d", done, cfg.steps)
+        if done % cfg.ckpt_every == 0 or done == cfg.steps or out_of_time:
+            if dist.main:
+                checkpoint(done, metrics)
+            if dist.world > 1:
+                torch.distributed.barrier()
+        if done >= cfg.steps or out_of_time:
+            break
+    bar.close()
+    if dist.world > 1:
+        torch.distributed.destroy_process_group()
+    return metrics
+
+
+@click.command("train-restore")
+@click.option("--shards", multiple=True, required=True, help="Training manifest(s), e.g. manifests/train.parquet.")
+@click.option("--split", default="train", show_default=True, help="Manifest split to train on ('' for all rows).")
+@click.option("--daclip", default=None, help="Trained DA-CLIP (run or checkpoint folder) giving the embeddings.")
+@click.option("--no-daclip", is_flag=True, help="Train the unconditioned IR-SDE baseline (ablation).")
+@click.option("--model", default="tiny", show_default=True, help="Restoration config: tiny, base or a .json path.")
+@click.option("--steps", default=1000, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=None, type=click.IntRange(min=1), help="Per process (default: config).")
+@click.option("--patch", default=None, type=click.IntRange(min=8), help="Patch size (default: config; base 256).")
+@click.option("--lr", default=None, type=float, help="Peak learning rate (default: config; base 2e-4).")
+@click.option("--min-lr", default=1e-6, show_default=True, type=float)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder, e.g. runs/NAME.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoints/latest (exactly).")
+@click.option("--val", multiple=True, help="Validation manifest(s), e.g. manifests/val.parquet.")
+@click.option("--val-split", default="val", show_default=True)
+@click.option("--val-every", default=1000, show_default=True, type=click.IntRange(min=1))
+@click.option("--val-images", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--val-crop", default=128, show_default=True, type=click.IntRange(min=16))
+@click.option("--val-steps", default=None, type=click.IntRange(min=1), help="Sampling steps in validation (T).")
+@click.option("--ckpt-every", default=1000, show_default=True, type=click.IntRange(min=1))
+@click.option("--ema-decay", default=0.995, show_default=True, type=float)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--device", default="cuda" if torch.cuda.is_available() else "cpu", show_default=True)
+@click.option("--no-amp", is_flag=True, help="Disable mixed precision on CUDA.")
+@click.option("--log-every", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--time-limit", default=None, type=float, help="Stop (with a checkpoint) after this many minutes.")
+@click.option("-v", "--verbose", is_flag=True)
+def main(shards, split, daclip, no_daclip, model, steps, batch_size, patch, lr, min_lr, out, resume, val,
+         val_split, val_every, val_images, val_crop, val_steps, ckpt_every, ema_decay, seed, device, no_amp,
+         log_every, time_limit, verbose) -> None:
+    """Train the IR-SDE restoration U-Net (DA-CLIP conditioned unless --no-daclip)."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if bool(daclip) == bool(no_daclip):
+        raise click.UsageError("give --daclip PATH (a trained DA-CLIP) or --no-daclip (unconditioned baseline)")
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
+    cfg = TrainConfig(
+        shards=tuple(shards), out=out, model=model, daclip=daclip, split=split or None, val=tuple(val),
+        val_split=val_split or None, steps=steps, batch_size=batch_size, patch=patch, lr=lr, min_lr=min_lr,
+        ema_decay=ema_decay, ckpt_every=ckpt_every, val_every=val_every, val_images=val_images, val_crop=val_crop,
+        val_steps=val_steps, log_every=log_every, seed=seed, device=device, amp=not no_amp, resume=resume,
+        time_limit_s=time_limit * 60 if time_limit else None,
+    )
+    metrics = train(cfg)
+    if int(os.environ.get("RANK", "0")) == 0:
+        click.echo(json.dumps(metrics, indent=2))
+
+
+if __name__ == "__main__":
+    main()
