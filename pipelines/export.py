@@ -16,14 +16,13 @@ import hashlib
 import logging
 import os
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import pandas as pd
 
-from .manifest import HQ, LQ, read_manifest
+from .manifest import HQ, LQ, read_manifest, write_bytes_atomic
 
 __all__ = ["ExportReport", "command", "export_csv", "title_for"]
 
@@ -59,18 +58,6 @@ def _member_suffix(members: object, stem: str) -> str | None:
     return next((s for s in suffixes if isinstance(s, str) and s.startswith(f"{stem}.")), None)
 
 
-def _write_atomic(data: bytes, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _same_file(path: Path, data: bytes) -> bool:
     if not path.exists() or path.stat().st_size != len(data):
         return False
@@ -90,7 +77,7 @@ def _extract(shard_path: str, targets: dict[str, Path]) -> int:
             data = handle.read() if handle is not None else b""
             found.add(info.name)
             if not _same_file(target, data):
-                _write_atomic(data, target)
+                write_bytes_atomic(data, target)
                 written += 1
     missing = sorted(set(targets) - found)
     if missing:
@@ -149,15 +136,7 @@ def export_csv(
         log.warning("%d captions contain %r: parse titles with rsplit(': ', 1)", colon, SEPARATOR)
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        table.to_csv(tmp, sep="\t", index=False)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_bytes_atomic(table.to_csv(sep="\t", index=False).encode("utf-8"), out)
     return ExportReport(
         rows=len(frame) + skipped,
         written=len(table),

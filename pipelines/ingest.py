@@ -49,6 +49,7 @@ from .manifest import (
     write_manifest,
 )
 from .sources import IMAGE_EXTENSIONS, Source, hash_source, in_part, parse_part, source_id
+from .stats import format_run_counts
 from .synthesize import (
     ConfigMismatch,
     assemble_task,
@@ -137,21 +138,9 @@ class IngestReport:
     duration: float = 0.0
 
     def format(self) -> str:
-        lines = [f"note: {n}" for n in self.notes]
-        table: dict[str, Counter] = {}
-        for (task, split, status), n in sorted(self.counts.items()):
-            table.setdefault(task, Counter())[f"{split}/{status}"] += n
-        cols = sorted({c for counter in table.values() for c in counter})
-        if table:
-            width = max(len(t) for t in table) + 2
-            lines.append("task".ljust(width) + "".join(c.rjust(14) for c in cols))
-            lines += [t.ljust(width) + "".join(str(c.get(k, 0)).rjust(14) for k in cols) for t, c in table.items()]
-        if self.errors:
-            lines.append(f"errors ({sum(self.errors.values())} rows; status=error in the manifests):")
-            lines += [f"  {n:6d}  {m[:150]}" for m, n in self.errors.most_common(8)]
-        rate = self.samples_done / self.duration if self.duration > 0 else 0.0
-        lines.append(f"shards: {self.shards_written} written, {self.shards_skipped} already complete (skipped); "
-                     f"{self.samples_done} pairs in {self.duration:.1f} s ({rate:.1f} pairs/s)")
+        table, shard_line = format_run_counts(self.counts, self.errors, self.shards_written,
+                                              self.shards_skipped, self.samples_done, self.duration, unit="pairs")
+        lines = [f"note: {n}" for n in self.notes] + table + shard_line
         lines += [f"manifest: {m}" for m in self.manifests]
         return "\n".join(lines)
 

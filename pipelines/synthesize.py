@@ -36,6 +36,7 @@ from .manifest import (
     write_json_atomic,
     write_manifest,
 )
+from .stats import format_run_counts
 from .worker import (
     ShardSpec,
     SynthConfig,
@@ -323,27 +324,14 @@ def format_summary(report: SynthReport) -> str:
         f"inputs: {report.n_listed} listed, {report.n_sources} unique"
         + (f", {len(report.duplicates)} exact duplicate(s) processed once" if report.duplicates else "")
     )
-    table: dict[str, Counter] = {}
-    for (task, split, status), n in sorted(report.counts.items()):
-        table.setdefault(task, Counter())[f"{split}/{status}"] += n
-    cols = sorted({c for counter in table.values() for c in counter})
-    if table:
-        width = max(len(t) for t in table) + 2
-        lines.append("task".ljust(width) + "".join(c.rjust(14) for c in cols))
-        for task, counter in table.items():
-            lines.append(task.ljust(width) + "".join(str(counter.get(c, 0)).rjust(14) for c in cols))
-    if report.errors:
-        lines.append(f"errors ({sum(report.errors.values())} rows; status=error in the manifests):")
-        for message, n in report.errors.most_common(8):
-            lines.append(f"  {n:6d}  {message[:150]}")
+    table, shard_line = format_run_counts(report.counts, report.errors, report.shards_written,
+                                          report.shards_skipped, report.samples_done, report.duration, unit="images")
+    lines += table
     for dup in report.duplicates[:5]:
         lines.append(f"  duplicate: {dup.source} == {dup.duplicate_of}")
     if len(report.duplicates) > 5:
         lines.append(f"  ... {len(report.duplicates) - 5} more duplicates (see the manifest .json)")
-    lines.append(
-        f"shards: {report.shards_written} written, {report.shards_skipped} already complete (skipped); "
-        f"{report.samples_done} samples in {report.duration:.1f} s ({report.images_per_second:.1f} images/s)"
-    )
+    lines += shard_line
     for path in report.manifests:
         lines.append(f"manifest: {path}")
     return "\n".join(lines)
