@@ -41,8 +41,10 @@ COUNTERPARTS: dict[str, tuple[str, dict[str, Any], bool, str]] = {
                       "straight binary line kernel in sRGB; ours: camera-trajectory PSF in linear light"),
     "hazy": ("RandomFog", {"fog_coef_range": (0.3, 0.5)}, False,
              "white circles plus global blur; ours: scattering model with a depth map"),
-    "jpeg-compressed": ("ImageCompression", {"quality_range": (20, 20)}, True,
-                        "both libjpeg-turbo via cv2; albumentations encodes the RGB array as if it were BGR"),
+    "jpeg-compressed": ("ImageCompression", {"quality_range": (20, 20)}, False,
+                        "same codec (libjpeg-turbo via cv2), but albumentations encodes the RGB array as if it "
+                        "were BGR and skips the colour conversion a correct JPEG needs (its output is ~30 dB "
+                        "from a real JPEG of the image); that conversion is the whole time difference"),
     "low-light": ("RandomGamma", {"gamma_limit": (250, 350)}, False,
                   "a gamma LUT; ours: linear exposure scaling plus Poisson-Gaussian sensor noise"),
     "noisy": ("GaussNoise", {"std_range": (25 / 255, 25 / 255)}, True, "AWGN sigma 25 on both sides"),
