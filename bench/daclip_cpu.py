@@ -1,12 +1,14 @@
 """Quality bar for DA-CLIP on CPU: degradation accuracy and content cosine of the ``tiny`` model.
 
-1. Clean images: 64x64 crops (several scales, flat crops rejected) of the photos bundled with
+1. Clean images: ``--clean-size`` squares (64 px; ``--per-scale`` random crops of each photo
+   downscaled to each of ``--short-sides``, flat crops rejected) of the photos bundled with
    scikit-image. Train and val use different photos, so val measures degradations on unseen
-   images, not memorised photos.
+   images, not memorised photos; both get the same recipe.
 2. ``make-dataset synthesize`` every registered degradation type on both sets (medium severity).
-3. ``train-daclip``'s loop: ``tiny`` from random initialisation (``--pretrained none``), with the
-   HQ-alignment term (the data have no captions), for at most ``--minutes`` of training; the step
-   count comes from a short timed probe run.
+3. ``train-daclip``'s loop: ``--model tiny`` (or ``tiny-128``: 128 px input, patch 16) from random
+   initialisation (``--pretrained none``), with the HQ-alignment term (the data have no captions),
+   for at most ``--minutes`` of training; the step count comes from a short timed probe run, or
+   ``--steps`` fixes it (to compare recipes at equal steps whatever the machine's load).
 4. ``daclip evaluate`` on val: accuracy, confusion matrix, LQ->HQ content cosine with and
    without the controller; plain-CLIP zero-shot as the baseline row.
 
@@ -116,18 +118,21 @@ def loader_throughput(manifests: list[str], model: str, image_size: int, batch_s
 @click.option("--batch-size", default=32)
 @click.option("--lr", default=1e-3)
 @click.option("--hq-align-weight", default=1.0)
-@click.option("--model", default="tiny-128", type=click.Choice(["tiny", "tiny-128"]),
-              help="tiny: 64 px input, patch 8; tiny-128: 128 px input, patch 16 (same token count).")
-@click.option("--clean-size", default=128, help="Side of the clean square crops (px) the degradations apply to.")
-@click.option("--short-sides", default="160,256,384,512",
+@click.option("--model", default="tiny", type=click.Choice(["tiny", "tiny-128"]),
+              help="tiny: 64 px input, patch 8; tiny-128: 128 px input, patch 16 (same token count; use "
+                   "--clean-size 128 --short-sides 160,256,384,512 with it).")
+@click.option("--clean-size", default=64, help="Side of the clean square crops (px) the degradations apply to.")
+@click.option("--short-sides", default="96,160,256",
               help="Comma-separated shorter sides the photos are downscaled to before cropping (scales).")
-@click.option("--per-scale", default=6, help="Clean crops per photo and scale.")
+@click.option("--per-scale", default=14, help="Clean crops per photo and scale.")
 @click.option("--variants", default=1)
+@click.option("--steps", type=int, default=None,
+              help="Fixed step count (compare recipes under varying load); default: fill --minutes.")
 @click.option("--workers", default=1, help="DataLoader workers during training.")
 @click.option("--threads", default=2, help="torch threads for the training process.")
 @click.option("--seed", default=0)
 def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, short_sides, per_scale, variants,
-         workers, threads, seed) -> None:
+         steps, workers, threads, seed) -> None:
     import torch
 
     from daclip import load
@@ -173,11 +178,14 @@ def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, s
                            workers=workers, hq_align_weight=hq_align_weight, seed=seed, device="cpu",
                            save_every=steps, **extra)
 
-    probe_steps = 15
-    start = time.perf_counter()
-    train(config("probe", probe_steps), progress=False)
-    probe_rate = probe_steps / (time.perf_counter() - start)
-    steps = max(50, int(probe_rate * minutes * 60 * 0.95))
+    if steps is None:  # the schedule's length from a short timed probe (the budget stops the run anyway)
+        # the median rate of the probe's 10-step windows: start-up excluded (timing the whole probe measures
+        # mostly start-up and the schedule ends after half the budget); 0.85 leaves room for the val passes
+        train(config("probe", 30), progress=False)
+        rows = [json.loads(line) for line in (work / "probe" / "metrics.jsonl").read_text().splitlines()]
+        rate = float(np.median([r["samples_per_s"] for r in rows if "samples_per_s" in r][-3:]))
+        steps = max(50, int(rate / batch_size * minutes * 60 * 0.85))
+        result["probe_samples_per_s"] = rate
     result["train_steps"] = steps
 
     start = time.perf_counter()
