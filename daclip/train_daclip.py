@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import os
 import shutil
 import sys
@@ -37,6 +36,7 @@ from torch import nn
 
 from .losses import DEGRADATION_LOSSES, LossConfig, daclip_loss
 from .model import CONTROL_ORDERS, DaCLIP, DaCLIPConfig
+from .training import Dist, init_distributed, shutdown_distributed, warmup_cosine
 
 log = logging.getLogger(__name__)
 
@@ -81,41 +81,6 @@ class TrainConfig:
         LossConfig(self.degradation_loss, self.hq_align_weight)  # validates
 
 
-@dataclass(frozen=True)
-class Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-# -- setup ---------------------------------------------------------------------------------------
-def setup_distributed(device: str) -> Dist:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return Dist()
-    import torch.distributed as dist
-
-    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    backend = "nccl" if device.startswith("cuda") else "gloo"
-    if device.startswith("cuda"):
-        torch.cuda.set_device(local_rank)
-    if not dist.is_initialized():
-        dist.init_process_group(backend=backend)
-    return Dist(rank=rank, world=world, local_rank=local_rank)
-
-
-def resolve_device(name: str, dist: Dist) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and dist.world > 1:
-        return torch.device("cuda", dist.local_rank)
-    return torch.device(name)
-
-
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Weight decay on >= 2-D weights only; none on biases, norms, embeddings' 1-D gains, logit scale."""
     decay, no_decay = [], []
@@ -123,18 +88,6 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
         if p.requires_grad:
             (decay if p.ndim >= 2 else no_decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def warmup_cosine(warmup: int, total: int):
-    """LR multiplier: linear warmup over ``warmup`` steps, then cosine to zero at ``total``."""
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total - warmup)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
 
 
 def shard_counts(manifests: tuple[str, ...], split: str | None) -> dict[str, int]:
@@ -233,9 +186,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     from .shards import load_index
     from .transforms import make_loader
 
-    on_cuda = cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available())
-    dist = setup_distributed("cuda" if on_cuda else "cpu")
-    device = resolve_device(cfg.device, dist)
+    dist, device = init_distributed(cfg.device)
     out = Path(cfg.out)
     torch.manual_seed(cfg.seed + dist.rank)
 
@@ -283,7 +234,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
                                        find_unused_parameters=unused)
 
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(cfg.warmup, total))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total, cfg.warmup))
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     step = 0
@@ -388,10 +339,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
         bar.close()
     summary["samples_per_s"] = samples_done / train_time if train_time else None
     summary["final_step"] = step
-    if dist.world > 1:
-        import torch.distributed as tdist
-
-        tdist.destroy_process_group()
+    shutdown_distributed()
     return summary
 
 

@@ -1,0 +1,24 @@
+"""The shared learning-rate schedule and process-group setup."""
+
+from __future__ import annotations
+
+import pytest
+
+from daclip.training import Dist, init_distributed, warmup_cosine
+
+
+def test_warmup_then_cosine_to_the_floor():
+    factor = warmup_cosine(total=100, warmup=10, min_ratio=0.01)
+    warm = [factor(s) for s in range(10)]
+    assert warm == sorted(warm) and warm[0] > 0 and warm[-1] < 1
+    assert factor(10) == pytest.approx(1.0)
+    decay = [factor(s) for s in range(10, 101)]
+    assert decay == sorted(decay, reverse=True)
+    assert factor(100) == pytest.approx(0.01) and factor(500) == pytest.approx(0.01)
+    assert warmup_cosine(total=50)(25) == pytest.approx(0.5)
+
+
+def test_single_process_needs_no_process_group(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    dist, device = init_distributed("cpu")
+    assert dist == Dist() and dist.main and device.type == "cpu"
