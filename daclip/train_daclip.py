@@ -36,7 +36,7 @@ from torch import nn
 
 from .losses import DEGRADATION_LOSSES, LossConfig, daclip_loss
 from .model import CONTROL_ORDERS, DaCLIP, DaCLIPConfig
-from .training import Dist, init_distributed, shutdown_distributed, warmup_cosine
+from .training import Dist, init_distributed, set_cpu_threads, shutdown_distributed, warmup_cosine
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class TrainConfig:
     weight_decay: float = 0.05
     device: str = "auto"
     workers: int = 0
+    threads: int | None = None  # torch threads on CPU; default: cores / ranks - workers
     resume: bool = False
     degradation_loss: str = "ce"
     hq_align_weight: float = 0.0
@@ -187,6 +188,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     from .transforms import make_loader
 
     dist, device = init_distributed(cfg.device)
+    if device.type == "cpu":
+        set_cpu_threads(cfg.threads, cfg.workers, dist.world)
     out = Path(cfg.out)
     torch.manual_seed(cfg.seed + dist.rank)
 
@@ -436,6 +439,8 @@ def _append_jsonl(path: Path, row: dict[str, Any]) -> None:
 @click.option("--weight-decay", type=float, default=0.05, help="On >= 2-D weights only.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
 @click.option("--workers", type=int, default=4, help="DataLoader worker processes (0: in the main process).")
+@click.option("--threads", type=int, default=None,
+              help="torch threads on CPU (default: cores / processes - workers, so loaders are not starved).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder, e.g. runs/NAME.")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's latest checkpoint, exactly.")
 @click.option("--degradation-loss", type=click.Choice(sorted(DEGRADATION_LOSSES)), default="ce",

@@ -45,6 +45,18 @@ def init_distributed(device: str) -> tuple[Dist, torch.device]:
     return Dist(rank, world, local_rank), torch.device("cuda", local_rank) if cuda else torch.device("cpu")
 
 
+def set_cpu_threads(threads: int | None, workers: int, world: int = 1) -> int:
+    """Give torch this process's share of the cores on CPU (default: cores / ranks - loader workers).
+
+    torch's default (all cores) oversubscribes the machine as soon as DataLoader workers or other
+    ranks run beside it; on 2 cores with one loader worker that made training ten times slower.
+    """
+    if threads is None:
+        threads = max(1, (os.cpu_count() or 1) // max(1, world) - workers)
+    torch.set_num_threads(threads)
+    return threads
+
+
 def shutdown_distributed() -> None:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()

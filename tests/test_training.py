@@ -22,3 +22,20 @@ def test_single_process_needs_no_process_group(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     dist, device = init_distributed("cpu")
     assert dist == Dist() and dist.main and device.type == "cpu"
+
+
+def test_cpu_threads_leave_room_for_loader_workers(monkeypatch):
+    import os
+
+    import torch
+
+    from daclip.training import set_cpu_threads
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setattr(os, "cpu_count", lambda: 8)
+        assert set_cpu_threads(None, workers=2) == 6 and torch.get_num_threads() == 6
+        assert set_cpu_threads(None, workers=4, world=2) == 1
+        assert set_cpu_threads(3, workers=4) == 3
+    finally:
+        torch.set_num_threads(before)
