@@ -30,7 +30,7 @@ demo: $(VENV)/.installed
 	@echo "== 1/7 preview: one photo under every type and severity"
 	$(BIN)/make-dataset preview --task all -o $(DEMO)/preview.png
 	@echo "== 2/7 synthesize all ten types from the bundled photos into shards + manifests"
-	$(BIN)/make-dataset synthesize --task all --variants 2 --max-side 256 --val-fraction 0.3 --workers 2 \
+	$(BIN)/make-dataset synthesize --task all --variants 3 --max-side 256 --val-fraction 0.3 --workers 2 \
 		--out $(DEMO)/data --manifests $(DEMO)/manifests
 	$(BIN)/make-dataset merge $(DEMO)/manifests/*.parquet --train $(DEMO)/manifests/train.parquet \
 		--val $(DEMO)/manifests/val.parquet
@@ -42,8 +42,8 @@ demo: $(VENV)/.installed
 		|| echo "-> no BLIP model here: captions skipped, DA-CLIP trains its degradation term only"
 	@echo "== 5/7 train a tiny DA-CLIP for about a minute (CPU, random init)"
 	$(BIN)/train-daclip --shards $(DEMO)/manifests/train.parquet --val $(DEMO)/manifests/val.parquet \
-		--model tiny --pretrained none --steps 300 --max-minutes 1 --batch-size 32 --lr 1e-3 \
-		--hq-align-weight 1 --workers 1 --out $(DEMO)/runs/daclip
+		--model tiny --pretrained none --steps 150 --max-minutes 1.5 --save-every 75 --batch-size 32 \
+		--lr 1e-3 --hq-align-weight 1 --workers 1 --out $(DEMO)/runs/daclip
 	@echo "== 6/7 evaluate on the validation split"
 	$(BIN)/daclip evaluate --shards $(DEMO)/manifests/val.parquet --ckpt $(DEMO)/runs/daclip --out $(DEMO)/runs/daclip/eval
 	@echo "== 7/7 degrade a photo three ways and classify it"
