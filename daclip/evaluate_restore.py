@@ -173,6 +173,8 @@ def evaluate_restore(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for metrics.json and grids.")
 @click.option("--steps", type=int, default=None, help="Sampling steps (default: all T=100).")
 @click.option("--sampler", type=click.Choice(sorted(SAMPLERS)), default="posterior", show_default=True)
+@click.option("--clip-x0/--no-clip-x0", default=True, show_default=True,
+              help="Clamp the clean-image estimate to [0, 1] at every sampling step.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--tile", type=int, default=512, show_default=True, help="Tile size (0: no tiling).")
 @click.option("--overlap", type=int, default=64, show_default=True)
@@ -188,12 +190,12 @@ def evaluate_restore(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
 @click.option("--no-lpips", is_flag=True, help="Do not try LPIPS.")
 @click.option("--save-images", is_flag=True, help="Also write every restored image under OUT/images/.")
 @click.option("--device", default="cuda" if torch.cuda.is_available() else "cpu", show_default=True)
-def command(shards, split, ckpt, out, steps, sampler, seed, tile, overlap, tile_batch, channel, crop_border,
+def command(shards, split, ckpt, out, steps, sampler, clip_x0, seed, tile, overlap, tile_batch, channel, crop_border,
             limit, grid_rows, weights, daclip, no_lpips, save_images, device) -> None:
     """Restore a validation split and report PSNR/SSIM per degradation (JSON + sample grids)."""
     try:
-        sampling = SamplingConfig(sampler=sampler, steps=steps, seed=seed, tile=tile or None, overlap=overlap,
-                                  tile_batch=tile_batch)
+        sampling = SamplingConfig(sampler=sampler, steps=steps, clip_x0=clip_x0, seed=seed, tile=tile or None,
+                                  overlap=overlap, tile_batch=tile_batch)
         cfg = EvalConfig(shards=tuple(shards), ckpt=ckpt, out=out, split=split or None, sampling=sampling,
                          channel=channel, crop_border=crop_border, limit=limit, grid_rows=grid_rows,
                          weights=weights, daclip=daclip, device=device, lpips=not no_lpips,

@@ -39,6 +39,7 @@ class SamplingConfig:
     tile: int | None = 512  # None or 0 = never tile
     overlap: int = 64
     tile_batch: int = 4
+    clip_x0: bool = True  # clamp the x_0 estimate to [0, 1] at every step ("clip denoised")
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -146,14 +147,15 @@ def restore_tensor(
     if lq.dim() != 4 or lq.shape[0] != 1:
         raise ValueError(f"restore one image at a time (1 x 3 x H x W), got {tuple(lq.shape)}")
     generator = torch.Generator().manual_seed(sampling.seed)
-    sampler = make_sampler(sampling.sampler, sde, sampling.steps)
+    sampler = make_sampler(sampling.sampler, sde, sampling.steps, clip_x0=sampling.clip_x0)
     tiles = tile_grid(lq.shape[-2], lq.shape[-1], sampling.tile, sampling.overlap)
     x = sde.start_state(lq, generator)
     for i, t in enumerate(sampler.timesteps):
-        eps = predict_noise(net, x, lq, t, tiles, content, degradation, sampling.tile_batch, on_tiles)
-        out = sampler.step(eps, t, x, generator, mu=lq)
+        out = predict_noise(net, x, lq, t, tiles, content, degradation, sampling.tile_batch, on_tiles)
+        eps = sde.noise_from_output(out, x, lq, t)  # blending outputs = blending eps: the map is affine
+        step = sampler.step(eps, t, x, generator, mu=lq)
         last = i == len(sampler.timesteps) - 1
-        x = out.prev_sample_mean if last else out.prev_sample
+        x = step.prev_sample_mean if last else step.prev_sample
     return x
 
 
@@ -241,6 +243,8 @@ def restore_files(
 @click.option("--ckpt", required=True, help="Restoration checkpoint folder or run folder (train-restore --out).")
 @click.option("--steps", type=int, default=None, help="Sampling steps (default: all T=100).")
 @click.option("--sampler", type=click.Choice(sorted(SAMPLERS)), default="posterior", show_default=True)
+@click.option("--clip-x0/--no-clip-x0", default=True, show_default=True,
+              help="Clamp the clean-image estimate to [0, 1] at every sampling step.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--tile", type=int, default=512, show_default=True, help="Tile size in pixels (0: no tiling).")
 @click.option("--overlap", type=int, default=64, show_default=True, help="Tile overlap in pixels.")
@@ -249,12 +253,12 @@ def restore_files(
 @click.option("--daclip", default=None, help="DA-CLIP checkpoint to use instead of the one the config names.")
 @click.option("--device", default="cuda" if torch.cuda.is_available() else "cpu", show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
-def command(images, out, ckpt, steps, sampler, seed, tile, overlap, tile_batch, weights, daclip, device,
+def command(images, out, ckpt, steps, sampler, clip_x0, seed, tile, overlap, tile_batch, weights, daclip, device,
             overwrite) -> None:
     """Restore IMAGES (any size; large ones in tiles) into OUT/<name>.png."""
     try:
-        sampling = SamplingConfig(sampler=sampler, steps=steps, seed=seed, tile=tile or None, overlap=overlap,
-                                  tile_batch=tile_batch)
+        sampling = SamplingConfig(sampler=sampler, steps=steps, clip_x0=clip_x0, seed=seed, tile=tile or None,
+                                  overlap=overlap, tile_batch=tile_batch)
     except ValueError as exn:
         raise click.BadParameter(str(exn)) from exn
     written = restore_files(list(images), out, ckpt, sampling, device=device, daclip=daclip, weights=weights,

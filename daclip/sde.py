@@ -29,6 +29,9 @@ class SDEConfig:
     max_sigma: float = 50.0 / 255.0  # lambda: the stationary std, in [0, 1] image units
     eps: float = 0.005  # exp(-theta_bar_T dt): how much of x_0 survives at t = T
     schedule: str = "cosine"
+    # what the network outputs: "noise" (eps of the forward marginal, the reference) or "x0" (the
+    # clean image as a residual on the LQ image, ``x_0 - mu``); the samplers always get eps
+    prediction: str = "noise"
 
     def __post_init__(self) -> None:
         if self.T < 1:
@@ -39,6 +42,8 @@ class SDEConfig:
             raise ValueError(f"max_sigma must be > 0, got {self.max_sigma}")
         if self.schedule not in THETA_SCHEDULES:
             raise ValueError(f"unknown theta schedule {self.schedule!r}; valid: {sorted(THETA_SCHEDULES)}")
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"unknown prediction {self.prediction!r}; valid: {list(PREDICTIONS)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,6 +67,7 @@ def constant_thetas(T: int) -> torch.Tensor:
 
 
 THETA_SCHEDULES = {"cosine": cosine_thetas, "constant": constant_thetas}
+PREDICTIONS = ("noise", "x0")
 
 
 @dataclass
@@ -180,6 +186,18 @@ class IRSDE:
         """Invert the marginal: ``x_0 = (x_t - mu - sigma_bar eps) e^{theta_bar dt} + mu``."""
         return (x_t - mu - self.marginal_std(t, x_t) * noise_pred) / self.mean_weight(t, x_t) + mu
 
+    def noise_from_output(self, output: torch.Tensor, x_t: torch.Tensor, mu: torch.Tensor,
+                          t: int | torch.Tensor) -> torch.Tensor:
+        """The noise ``eps`` that a network output means (``config.prediction``); samplers and losses take eps."""
+        if self.config.prediction == "noise":
+            return output
+        return (x_t - self.marginal_mean(mu + output, mu, t)) / self.marginal_std(t, x_t)
+
+    def x0_loss(self, noise_pred: torch.Tensor, x_t: torch.Tensor, x0: torch.Tensor, mu: torch.Tensor,
+                t: torch.Tensor) -> torch.Tensor:
+        """L1 between the implied clean image and the true one, equal weight for every t (use with x0 prediction)."""
+        return (self.predict_x0(x_t, mu, noise_pred, t) - x0).abs().flatten(1).mean(1).mean()
+
     def training_target(self, x_t: torch.Tensor, x0: torch.Tensor, mu: torch.Tensor,
                         t: torch.Tensor) -> torch.Tensor:
         """What the predicted reverse mean is trained to match (the maximum-likelihood objective)."""
@@ -225,13 +243,36 @@ def randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tens
 
 
 class _Sampler:
-    """Shared state of a reverse sampler: the SDE and the timestep list set by ``set_timesteps``."""
+    """Shared state of a reverse sampler: the SDE and the timestep list set by ``set_timesteps``.
+
+    ``clip_x0`` ("clip denoised" of DDPM samplers): clamp the network's implied estimate of the
+    clean image to ``x0_range`` (images live in [0, 1]) before stepping. Early on ``x0`` is
+    recovered by dividing by ``exp(-theta_bar_t dt)`` (0.005 at t = T), so an imperfect network's
+    noise error is amplified up to 200x; the clamp stops that from compounding over the steps.
+    With the true noise of an in-range image it changes nothing.
+    """
 
     name = "base"
 
-    def __init__(self, sde: IRSDE, num_steps: int | None = None):
+    def __init__(self, sde: IRSDE, num_steps: int | None = None, clip_x0: bool = False,
+                 x0_range: tuple[float, float] = (0.0, 1.0)):
         self.sde = sde
+        self.clip_x0 = bool(clip_x0)
+        self.x0_range = (float(x0_range[0]), float(x0_range[1]))
+        if self.x0_range[0] >= self.x0_range[1]:
+            raise ValueError(f"x0_range must be (low, high) with low < high, got {x0_range}")
         self.set_timesteps(num_steps)
+
+    def _clip(self, x0: torch.Tensor) -> torch.Tensor:
+        return x0.clamp(*self.x0_range) if self.clip_x0 else x0
+
+    def clipped_noise(self, model_output: torch.Tensor, t: int, sample: torch.Tensor,
+                      mu: torch.Tensor) -> torch.Tensor:
+        """The noise that the (clamped) x0 estimate implies; ``model_output`` itself without clipping."""
+        if not self.clip_x0:
+            return model_output
+        x0 = self._clip(self.sde.predict_x0(sample, mu, model_output, t))
+        return (sample - self.sde.marginal_mean(x0, mu, t)) / self.sde.marginal_std(t, sample)
 
     def set_timesteps(self, num_steps: int | None = None) -> None:
         self.timesteps = self.sde.timesteps(num_steps)
@@ -253,7 +294,7 @@ class EulerMaruyamaSampler(_Sampler):
     def step(self, model_output: torch.Tensor, t: int, sample: torch.Tensor,
              generator: torch.Generator | None = None, *, mu: torch.Tensor) -> SDEStepOutput:
         prev = self.prev_timestep(t)
-        mean = self.sde.reverse_sde_mean(sample, mu, model_output, t, prev)
+        mean = self.sde.reverse_sde_mean(sample, mu, self.clipped_noise(model_output, t, sample, mu), t, prev)
         theta = self.sde._theta_span(t, prev, sample)
         std = torch.sqrt(2 * theta * self.sde.max_sigma**2 * self.sde.dt)
         return SDEStepOutput(prev_sample=mean + std * randn_like(sample, generator), prev_sample_mean=mean)
@@ -271,7 +312,7 @@ class PosteriorSampler(_Sampler):
     def step(self, model_output: torch.Tensor, t: int, sample: torch.Tensor,
              generator: torch.Generator | None = None, *, mu: torch.Tensor) -> SDEStepOutput:
         prev = self.prev_timestep(t)
-        x0 = self.sde.predict_x0(sample, mu, model_output, t)
+        x0 = self._clip(self.sde.predict_x0(sample, mu, model_output, t))
         mean = self.sde.optimal_reverse_mean(sample, x0, mu, t, prev)
         std = self.sde.optimal_reverse_std(t, sample, prev)
         return SDEStepOutput(prev_sample=mean + std * randn_like(sample, generator), prev_sample_mean=mean)
@@ -280,9 +321,9 @@ class PosteriorSampler(_Sampler):
 SAMPLERS: dict[str, type[_Sampler]] = {"em": EulerMaruyamaSampler, "posterior": PosteriorSampler}
 
 
-def make_sampler(name: str, sde: IRSDE, num_steps: int | None = None) -> _Sampler:
+def make_sampler(name: str, sde: IRSDE, num_steps: int | None = None, clip_x0: bool = False) -> _Sampler:
     try:
         cls = SAMPLERS[name]
     except KeyError:
         raise ValueError(f"unknown sampler {name!r}; valid: {sorted(SAMPLERS)}") from None
-    return cls(sde, num_steps)
+    return cls(sde, num_steps, clip_x0=clip_x0)

@@ -3,8 +3,12 @@
 One training step: aligned random HQ/LQ patches (flips, transposition), degradations taken in
 turn so every type is equally represented, the frozen DA-CLIP's ``(content, degradation)``
 embeddings of the LQ patch, a random timestep and noise, and the maximum-likelihood L1 loss of
-:meth:`daclip.sde.IRSDE.loss`. AdamW + cosine decay, EMA weights, AMP on CUDA, torchrun DDP
-(NCCL on GPUs, gloo on CPU).
+:meth:`daclip.sde.IRSDE.loss`. AdamW + (optional warmup then) cosine decay, EMA weights, AMP on CUDA,
+torchrun DDP (NCCL on GPUs, gloo on CPU).
+
+For short budgets (about 1k steps on CPU) ``--prediction x0 --loss x0`` trains far faster than the
+reference's noise prediction + ML loss, whose clean-image estimate divides the noise error by
+``exp(-theta_bar_t dt)`` (down to 0.005): see bench/restore_cpu.py for the measured recipe.
 
 Exact ``--resume``: everything random in a step is a pure function of ``(seed, rank, step)``
 (patch positions, flips, timesteps, noise), and the shard streams restart at checkpoint
@@ -33,7 +37,7 @@ import torch
 
 from .checkpoint import rng_state, set_rng_state
 from .restoration import EMA, RestorationConfig, create_model, embed, load_restoration, save_restoration
-from .sde import IRSDE
+from .sde import IRSDE, SDEConfig
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,10 @@ class TrainConfig:
     batch_size: int | None = None  # None: the model config's default
     patch: int | None = None
     lr: float | None = None
+    warmup: int = 0  # linear learning-rate warmup steps before the cosine decay
+    grad_clip: float | None = None  # clip the gradient norm to this (None: off); guards high learning rates
+    prediction: str | None = None  # network output, "noise" or "x0" (default: the model config's, else noise)
+    loss: str = "ml"  # "ml": IR-SDE's L1 on the reverse-step mean; "x0": L1 on the implied clean image
     min_lr: float = 1e-6
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.99)
@@ -76,6 +84,13 @@ class TrainConfig:
             raise ValueError("steps, ckpt_every and val_every must be >= 1")
         if not self.shards:
             raise ValueError("give at least one --shards manifest")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; valid: {sorted(LOSSES)}")
+        if self.warmup < 0:
+            raise ValueError("warmup must be >= 0")
+
+
+LOSSES = {"ml": IRSDE.loss, "x0": IRSDE.x0_loss}
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -288,9 +303,11 @@ def init_distributed(device: str) -> tuple[Dist, torch.device]:
     return Dist(rank, world, local_rank), torch.device("cpu")
 
 
-def cosine_lambda(total: int, lr: float, min_lr: float):
+def cosine_lambda(total: int, lr: float, min_lr: float, warmup: int = 0):
     def fn(step: int) -> float:
-        progress = min(step, total) / max(1, total)
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = min(step - warmup, total - warmup) / max(1, total - warmup)
         return (min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * progress))) / lr
 
     return fn
@@ -327,8 +344,15 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     batch_size = cfg.batch_size or int(defaults.get("batch_size", 8))
     patch = cfg.patch or int(defaults.get("patch", 128))
     lr = cfg.lr or float(defaults.get("lr", 2e-4))
-    config = RestorationConfig(name=config.name, unet=config.unet, sde=config.sde, daclip=config.daclip,
-                               train={**defaults, "batch_size": batch_size, "patch": patch, "lr": lr})
+    sde_config = config.sde
+    if cfg.prediction is not None and cfg.prediction != sde_config.prediction:
+        if state is not None:
+            raise click.UsageError(f"--resume: the checkpoint predicts {sde_config.prediction!r}, "
+                                   f"not {cfg.prediction!r}")
+        sde_config = SDEConfig.from_dict({**sde_config.to_dict(), "prediction": cfg.prediction})
+    config = RestorationConfig(name=config.name, unet=config.unet, sde=sde_config, daclip=config.daclip,
+                               train={**defaults, "batch_size": batch_size, "patch": patch, "lr": lr,
+                                      "loss": cfg.loss})
     sde = IRSDE(config.sde)
     net = net.to(device)
     ema = EMA(net, cfg.ema_decay, cfg.ema_every)
@@ -340,7 +364,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
             net, device_ids=[device.index] if device.type == "cuda" else None)
 
     opt = torch.optim.AdamW(net.parameters(), lr=lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_lambda(cfg.steps, lr, cfg.min_lr))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_lambda(cfg.steps, lr, cfg.min_lr, cfg.warmup))
     use_amp = cfg.amp and device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
@@ -392,9 +416,12 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
         x_t = sde.add_noise(hq, lq, noise, t)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
             pred = model(x_t, lq, t, content, degradation)
-        loss = sde.loss(pred.float(), x_t, hq, lq, t)
+        loss = LOSSES[cfg.loss](sde, sde.noise_from_output(pred.float(), x_t, lq, t), x_t, hq, lq, t)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
+        if cfg.grad_clip:
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
         scaler.step(opt)
         scaler.update()
         sched.step()
@@ -448,6 +475,15 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
 @click.option("--patch", default=None, type=click.IntRange(min=8), help="Patch size (default: config; base 256).")
 @click.option("--lr", default=None, type=float, help="Peak learning rate (default: config; base 2e-4).")
 @click.option("--min-lr", default=1e-6, show_default=True, type=float)
+@click.option("--warmup", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Linear learning-rate warmup steps before the cosine decay.")
+@click.option("--grad-clip", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="Clip the gradient norm to this value (default: off).")
+@click.option("--prediction", type=click.Choice(["noise", "x0"]), default=None,
+              help="Network output: noise (the reference) or x0 (clean image as a residual on the LQ); "
+                   "default: the model config's.")
+@click.option("--loss", "loss_name", type=click.Choice(sorted(LOSSES)), default="ml", show_default=True,
+              help="ml: L1 on the reverse-step mean (IR-SDE); x0: L1 on the implied clean image.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder, e.g. runs/NAME.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoints/latest (exactly).")
 @click.option("--val", multiple=True, help="Validation manifest(s), e.g. manifests/val.parquet.")
@@ -458,15 +494,17 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
 @click.option("--val-steps", default=None, type=click.IntRange(min=1), help="Sampling steps in validation (T).")
 @click.option("--ckpt-every", default=1000, show_default=True, type=click.IntRange(min=1))
 @click.option("--ema-decay", default=0.995, show_default=True, type=float)
+@click.option("--ema-every", default=10, show_default=True, type=click.IntRange(min=1),
+              help="Update the EMA weights every this many steps.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="cuda" if torch.cuda.is_available() else "cpu", show_default=True)
 @click.option("--no-amp", is_flag=True, help="Disable mixed precision on CUDA.")
 @click.option("--log-every", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option("--time-limit", default=None, type=float, help="Stop (with a checkpoint) after this many minutes.")
 @click.option("-v", "--verbose", is_flag=True)
-def main(shards, split, daclip, no_daclip, model, steps, batch_size, patch, lr, min_lr, out, resume, val,
-         val_split, val_every, val_images, val_crop, val_steps, ckpt_every, ema_decay, seed, device, no_amp,
-         log_every, time_limit, verbose) -> None:
+def main(shards, split, daclip, no_daclip, model, steps, batch_size, patch, lr, min_lr, warmup, grad_clip, prediction,
+         loss_name, out, resume, val, val_split, val_every, val_images, val_crop, val_steps, ckpt_every, ema_decay,
+         ema_every, seed, device, no_amp, log_every, time_limit, verbose) -> None:
     """Train the IR-SDE restoration U-Net (DA-CLIP conditioned unless --no-daclip)."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if bool(daclip) == bool(no_daclip):
@@ -475,7 +513,7 @@ def main(shards, split, daclip, no_daclip, model, steps, batch_size, patch, lr, 
     cfg = TrainConfig(
         shards=tuple(shards), out=out, model=model, daclip=daclip, split=split or None, val=tuple(val),
         val_split=val_split or None, steps=steps, batch_size=batch_size, patch=patch, lr=lr, min_lr=min_lr,
-        ema_decay=ema_decay, ckpt_every=ckpt_every, val_every=val_every, val_images=val_images, val_crop=val_crop,
+        warmup=warmup, grad_clip=grad_clip, prediction=prediction, loss=loss_name, ema_decay=ema_decay, ema_every=ema_every, ckpt_every=ckpt_every, val_every=val_every, val_images=val_images, val_crop=val_crop,
         val_steps=val_steps, log_every=log_every, seed=seed, device=device, amp=not no_amp, resume=resume,
         time_limit_s=time_limit * 60 if time_limit else None,
     )

@@ -140,3 +140,28 @@ def test_train_restore_needs_a_conditioning_choice(dataset, tmp_path):
     args = [a for a in _train_args(dataset, tmp_path / "x") if a != "--no-daclip"]
     result = CliRunner().invoke(train_restore.main, args)
     assert result.exit_code != 0 and "--no-daclip" in result.output
+
+
+def test_x0_prediction_recipe_trains_and_restores(dataset, tmp_path):
+    """--prediction x0 --loss x0 (the CPU-budget recipe) is stored in the checkpoint and used by restore."""
+    run = tmp_path / "x0"
+    _ok(CliRunner().invoke(train_restore.main, _train_args(
+        dataset, run, "--steps", "2", "--prediction", "x0", "--loss", "x0", "--warmup", "1", "--grad-clip", "1.0",
+        "--ema-every", "1")))
+    config = json.loads((run / "checkpoints" / "step_0000002" / "config.json").read_text())
+    assert config["sde"]["prediction"] == "x0" and config["train"]["loss"] == "x0"
+    for clip in ("--clip-x0", "--no-clip-x0"):
+        _ok(CliRunner().invoke(daclip_cli, ["restore", str(dataset["photo"]), "--ckpt", str(run), "--steps", "3",
+                                            clip, "--out", str(tmp_path / clip)]))
+        assert cv2.imread(str(tmp_path / clip / "small.png")).shape == cv2.imread(str(dataset["photo"])).shape
+    bad = CliRunner().invoke(train_restore.main, _train_args(dataset, run, "--resume", "--prediction", "noise"))
+    assert bad.exit_code != 0 and "predicts 'x0'" in bad.output
+
+
+def test_warmup_then_cosine():
+    fn = train_restore.cosine_lambda(100, 1e-3, 1e-6, warmup=10)
+    assert fn(0) == pytest.approx(1 / 11) and fn(9) == pytest.approx(10 / 11)
+    assert fn(10) == pytest.approx(1.0) and fn(100) == pytest.approx(1e-3)
+    assert train_restore.cosine_lambda(100, 1e-3, 1e-6)(0) == pytest.approx(1.0)  # no warmup: as before
+    with pytest.raises(ValueError, match="loss"):
+        train_restore.TrainConfig(shards=("m",), out="o", loss="l2")

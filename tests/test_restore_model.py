@@ -198,3 +198,72 @@ def test_checkpoint_round_trip_with_ema(tmp_path):
                                    atol=0, rtol=0)
         assert not torch.equal(loaded.inference_net("ema")(x, mu, t, c, d), net(x, mu, t, c, d))
     assert (folder / "model.safetensors").exists() and (folder / "config.json").exists()
+
+
+def _oracle(sde: IRSDE, x0: torch.Tensor):
+    """A noise predictor that knows the clean image: the exact noise of the forward marginal."""
+
+    def predict(x, mu, t, content=None, degradation=None):
+        return (x - sde.marginal_mean(x0, mu, t)) / sde.marginal_std(t, x)
+
+    return predict
+
+
+@pytest.mark.parametrize("steps", [100, 20, 10, 3, 1])
+@pytest.mark.parametrize("clip", [True, False])
+def test_posterior_sampler_with_few_steps_is_exact_for_an_oracle(steps, clip):
+    from daclip.restore import SamplingConfig, restore_tensor
+
+    sde = IRSDE()
+    gen = torch.Generator().manual_seed(5)
+    x0, mu = torch.rand(1, 3, 12, 10, generator=gen), torch.rand(1, 3, 12, 10, generator=gen)
+    out = restore_tensor(_oracle(sde, x0), sde, mu, SamplingConfig(steps=steps, seed=1, tile=None, clip_x0=clip))
+    torch.testing.assert_close(out, x0, atol=1e-4, rtol=0)
+
+
+def test_clip_x0_keeps_estimates_in_range_and_is_a_no_op_for_the_true_noise():
+    from daclip.restore import SamplingConfig, restore_tensor
+
+    sde = IRSDE()
+    gen = torch.Generator().manual_seed(6)
+    x0, mu = torch.rand(1, 3, 16, 16, generator=gen), torch.rand(1, 3, 16, 16, generator=gen)
+
+    def bad(x, mu, t, content=None, degradation=None):  # a badly scaled noise predictor
+        return 3 * _oracle(sde, x0)(x, mu, t) + 0.5
+
+    kept = restore_tensor(bad, sde, mu, SamplingConfig(steps=10, seed=0, tile=None, clip_x0=True))
+    raw = restore_tensor(bad, sde, mu, SamplingConfig(steps=10, seed=0, tile=None, clip_x0=False))
+    assert kept.min() >= 0 and kept.max() <= 1
+    assert raw.min() < -0.5 or raw.max() > 1.5
+    assert (kept - x0).abs().mean() < (raw - x0).abs().mean()
+    # with the true noise of an in-range image, clipping changes neither sampler's step
+    t = make_sampler("posterior", sde, 10).timesteps[3]
+    xt = sde.add_noise(x0, mu, torch.randn(x0.shape, generator=gen), t)
+    eps = _oracle(sde, x0)(xt, mu, t)
+    for name in ("em", "posterior"):
+        a = make_sampler(name, sde, 10, clip_x0=True).step(eps, t, xt, torch.Generator().manual_seed(0), mu=mu)
+        b = make_sampler(name, sde, 10, clip_x0=False).step(eps, t, xt, torch.Generator().manual_seed(0), mu=mu)
+        torch.testing.assert_close(a.prev_sample, b.prev_sample, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="x0_range"):
+        PosteriorSampler(sde, 10, clip_x0=True, x0_range=(1.0, 0.0))
+
+
+def test_x0_prediction_is_converted_to_the_exact_noise():
+    """A network that outputs ``x0 - mu`` (prediction "x0") restores exactly with the true residual."""
+    from daclip.restore import SamplingConfig, restore_tensor
+
+    sde = IRSDE(SDEConfig(prediction="x0"))
+    gen = torch.Generator().manual_seed(7)
+    x0, mu = torch.rand(2, 3, 8, 8, generator=gen), torch.rand(2, 3, 8, 8, generator=gen)
+    noise = torch.randn(x0.shape, generator=gen)
+    t = torch.tensor([3, 90])
+    xt = sde.add_noise(x0, mu, noise, t)
+    torch.testing.assert_close(sde.noise_from_output(x0 - mu, xt, mu, t), noise, atol=2e-3, rtol=0)
+    assert sde.x0_loss(sde.noise_from_output(x0 - mu, xt, mu, t), xt, x0, mu, t).item() < 1e-5
+    assert sde.x0_loss(noise * 0, xt, x0, mu, t).item() > 0.01
+    out = restore_tensor(lambda x, m, t, c=None, d=None: x0[:1] - m, sde, mu[:1],
+                         SamplingConfig(steps=10, seed=0, tile=None))
+    torch.testing.assert_close(out, x0[:1], atol=1e-4, rtol=0)
+    assert IRSDE().noise_from_output(noise, xt, mu, t) is noise  # "noise" passes the output through
+    with pytest.raises(ValueError, match="prediction"):
+        SDEConfig(prediction="v")
