@@ -38,6 +38,7 @@ import torch
 from .checkpoint import rng_state, set_rng_state
 from .restoration import EMA, RestorationConfig, create_model, embed, load_restoration, save_restoration
 from .sde import IRSDE, SDEConfig
+from .training import init_distributed, set_cpu_threads, shutdown_distributed, warmup_cosine
 
 log = logging.getLogger(__name__)
 
@@ -279,45 +280,13 @@ def validate(net, sde: IRSDE, encoder, samples: list[dict[str, Any]], steps: int
 
 
 # --- training ---------------------------------------------------------------------------------
-@dataclass
-class Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device: str) -> tuple[Dist, torch.device]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return Dist(), torch.device(device)
-    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    cuda = device.startswith("cuda") and torch.cuda.is_available()
-    torch.distributed.init_process_group(backend="nccl" if cuda else "gloo")
-    if cuda:
-        torch.cuda.set_device(local_rank)
-        return Dist(rank, world, local_rank), torch.device("cuda", local_rank)
-    return Dist(rank, world, local_rank), torch.device("cpu")
-
-
-def cosine_lambda(total: int, lr: float, min_lr: float, warmup: int = 0):
-    def fn(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        progress = min(step - warmup, total - warmup) / max(1, total - warmup)
-        return (min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * progress))) / lr
-
-    return fn
-
-
 def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     """Train (or resume) a restoration model; returns the last logged metrics."""
     from tqdm import tqdm
 
     dist, device = init_distributed(cfg.device)
+    if device.type == "cpu":
+        set_cpu_threads(None, workers=0, world=dist.world)  # data is read by one background thread
     out = Path(cfg.out)
     ckpt_dir = out / "checkpoints"
     encoder = None
@@ -364,7 +333,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
             net, device_ids=[device.index] if device.type == "cuda" else None)
 
     opt = torch.optim.AdamW(net.parameters(), lr=lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_lambda(cfg.steps, lr, cfg.min_lr, cfg.warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(cfg.steps, cfg.warmup, min_ratio=cfg.min_lr / lr))
     use_amp = cfg.amp and device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
@@ -459,8 +428,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
         if done >= cfg.steps or out_of_time:
             break
     bar.close()
-    if dist.world > 1:
-        torch.distributed.destroy_process_group()
+    shutdown_distributed()
     return metrics
 
 
@@ -509,7 +477,6 @@ def main(shards, split, daclip, no_daclip, model, steps, batch_size, patch, lr, 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if bool(daclip) == bool(no_daclip):
         raise click.UsageError("give --daclip PATH (a trained DA-CLIP) or --no-daclip (unconditioned baseline)")
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
     cfg = TrainConfig(
         shards=tuple(shards), out=out, model=model, daclip=daclip, split=split or None, val=tuple(val),
         val_split=val_split or None, steps=steps, batch_size=batch_size, patch=patch, lr=lr, min_lr=min_lr,

@@ -158,10 +158,6 @@ def test_x0_prediction_recipe_trains_and_restores(dataset, tmp_path):
     assert bad.exit_code != 0 and "predicts 'x0'" in bad.output
 
 
-def test_warmup_then_cosine():
-    fn = train_restore.cosine_lambda(100, 1e-3, 1e-6, warmup=10)
-    assert fn(0) == pytest.approx(1 / 11) and fn(9) == pytest.approx(10 / 11)
-    assert fn(10) == pytest.approx(1.0) and fn(100) == pytest.approx(1e-3)
-    assert train_restore.cosine_lambda(100, 1e-3, 1e-6)(0) == pytest.approx(1.0)  # no warmup: as before
+def test_unknown_loss_is_refused():
     with pytest.raises(ValueError, match="loss"):
         train_restore.TrainConfig(shards=("m",), out="o", loss="l2")
