@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
-from pipelines.clitools import LazyGroup
+from pipelines.clitools import LazyGroup, setup_logging
 
 SUBCOMMANDS = {
     "classify": "daclip.classify:command",
@@ -20,7 +18,7 @@ SUBCOMMANDS = {
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def cli(verbose: bool) -> None:
     """DA-CLIP inference: classify degradations, evaluate, restore images."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(verbose)
 
 
 def main() -> None:

@@ -34,6 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from pipelines.clitools import setup_logging
+
 from .losses import DEGRADATION_LOSSES, LossConfig, daclip_loss
 from .model import CONTROL_ORDERS, DaCLIP, DaCLIPConfig
 from .training import Dist, init_distributed, set_cpu_threads, shutdown_distributed, warmup_cosine
@@ -462,9 +464,7 @@ def main(verbose: bool, **kwargs: Any) -> None:
     """Train the DA-CLIP controller on a frozen CLIP from WebDataset shards."""
     from .factory import PretrainedUnavailable
 
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                            format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(verbose)
     kwargs["shards"] = tuple(kwargs["shards"])
     kwargs["val"] = tuple(kwargs["val"])
     try:

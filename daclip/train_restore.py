@@ -35,6 +35,8 @@ import click
 import numpy as np
 import torch
 
+from pipelines.clitools import setup_logging
+
 from .checkpoint import rng_state, set_rng_state
 from .restoration import EMA, RestorationConfig, create_model, embed, load_restoration, save_restoration
 from .sde import IRSDE, SDEConfig
@@ -474,7 +476,7 @@ def main(shards, split, daclip, no_daclip, model, steps, batch_size, patch, lr, 
          loss_name, out, resume, val, val_split, val_every, val_images, val_crop, val_steps, ckpt_every, ema_decay,
          ema_every, seed, device, no_amp, log_every, time_limit, verbose) -> None:
     """Train the IR-SDE restoration U-Net (DA-CLIP conditioned unless --no-daclip)."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(verbose)
     if bool(daclip) == bool(no_daclip):
         raise click.UsageError("give --daclip PATH (a trained DA-CLIP) or --no-daclip (unconditioned baseline)")
     cfg = TrainConfig(

@@ -6,11 +6,9 @@ Each subcommand lives next to the function it wraps and is imported lazily, so
 
 from __future__ import annotations
 
-import logging
-
 import click
 
-from .clitools import LazyGroup
+from .clitools import LazyGroup, setup_logging
 
 SUBCOMMANDS = {
     "preview": "pipelines.preview:command",
@@ -29,7 +27,7 @@ SUBCOMMANDS = {
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def cli(verbose: bool) -> None:
     """Build degradation-aware image-restoration datasets (DA-CLIP style)."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(verbose)
 
 
 def main() -> None:

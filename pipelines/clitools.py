@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import logging
 
 import click
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """One log format for every console script (INFO, or DEBUG with ``-v``)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
 class LazyGroup(click.Group):
