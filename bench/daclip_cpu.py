@@ -98,12 +98,10 @@ def loader_throughput(manifests: list[str], model: str, image_size: int, batch_s
     """Samples/s of the training loader alone (decode, crop, tokenise, batch; LQ and HQ)."""
     from daclip.factory import get_tokenizer
     from daclip.shards import load_index
-    from daclip.train_daclip import shard_counts
     from daclip.transforms import make_loader
 
     loader = make_loader(load_index(manifests), image_size=image_size, tokenizer=get_tokenizer(model),
-                         batch_size=batch_size, seed=0, train=True, with_hq=True, workers=workers,
-                         shard_counts=shard_counts(tuple(manifests), None))
+                         batch_size=batch_size, seed=0, train=True, with_hq=True, workers=workers)
     it = iter(loader)
     next(it)  # worker start-up is not throughput
     start = time.perf_counter()

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 class SampleInfo:
     degradation: str
     caption: str | None
+    shard: str  # absolute tar path
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,20 @@ class ShardIndex:
     def num_captioned(self) -> int:
         return sum(info.caption is not None for info in self.samples.values())
 
+    def by_degradation(self) -> dict[str, ShardIndex]:
+        """One index per degradation, sorted by name.
+
+        Shards hold one degradation each, so a single resampled stream with a bounded shuffle
+        buffer yields batches of mostly one degradation; trainers mix these per-type streams.
+        """
+        groups: dict[str, dict[str, SampleInfo]] = {}
+        for key, info in self.samples.items():
+            groups.setdefault(info.degradation, {})[key] = info
+        return {
+            name: ShardIndex(shards=tuple(sorted({info.shard for info in samples.values()})), samples=samples)
+            for name, samples in sorted(groups.items())
+        }
+
 
 def load_index(manifests: str | os.PathLike | Sequence[str | os.PathLike], split: str | None = None) -> ShardIndex:
     """Read one or several manifests (rows with status ok), optionally one split only."""
@@ -64,7 +79,7 @@ def load_index(manifests: str | os.PathLike | Sequence[str | os.PathLike], split
             frame["key"], frame["degradation"], frame["caption"], frame["shard_path"]
         ):
             text = caption if isinstance(caption, str) and caption.strip() else None
-            samples[key] = SampleInfo(degradation=degradation, caption=text)
+            samples[key] = SampleInfo(degradation=degradation, caption=text, shard=shard)
             shards.add(shard)
     if not samples:
         raise ValueError(f"no usable rows (status ok{', split ' + split if split else ''}) in {paths}")

@@ -93,20 +93,6 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def shard_counts(manifests: tuple[str, ...], split: str | None) -> dict[str, int]:
-    """Listed (status ok) samples per shard, for mixing per-degradation shard streams."""
-    from pipelines.manifest import read_manifest
-
-    counts: dict[str, int] = {}
-    for path in manifests:
-        frame = read_manifest(path)
-        if split is not None:
-            frame = frame[frame["split"] == split]
-        for shard, n in frame.groupby("shard_path").size().items():
-            counts[str(shard)] = counts.get(str(shard), 0) + int(n)
-    return counts
-
-
 def stream_seed(seed: int, step: int) -> int:
     """Seed of the data stream segment that starts at ``step`` (stable across resumes)."""
     return int(np.random.SeedSequence([seed, step]).generate_state(1)[0] & 0x7FFFFFFF)
@@ -196,7 +182,6 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     torch.manual_seed(cfg.seed + dist.rank)
 
     index = load_index(cfg.shards, split=cfg.train_split)
-    counts = shard_counts(cfg.shards, cfg.train_split)
     val_index = load_index(cfg.val, split=cfg.val_split) if cfg.val else None
     if dist.main:
         uncaptioned = index.num_samples - index.num_captioned
@@ -276,7 +261,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
         loader = make_loader(
             index, image_size=model.image_size, tokenizer=tokenizer, batch_size=cfg.batch_size,
             seed=stream_seed(cfg.seed, start), train=True, with_hq=with_hq, workers=cfg.workers,
-            shuffle_buffer=cfg.shuffle_buffer, shard_counts=counts,
+            shuffle_buffer=cfg.shuffle_buffer,
         )
         return iter(loader)
 

@@ -132,24 +132,9 @@ def random_patch_pair(
 
 def split_by_degradation(manifests: Sequence[str], split: str | None) -> dict[str, Any]:
     """One :class:`daclip.shards.ShardIndex` per degradation (sorted by name)."""
-    from pipelines.manifest import read_manifest
+    from .shards import load_index
 
-    from .shards import ShardIndex, load_index
-
-    index = load_index(list(manifests), split)
-    shards_of: dict[str, set[str]] = {}
-    for path in manifests:
-        frame = read_manifest(Path(path))
-        if split is not None:
-            frame = frame[frame["split"] == split]
-        for deg, shard in zip(frame["degradation"], frame["shard_path"]):
-            shards_of.setdefault(deg, set()).add(shard)
-    out = {}
-    for deg in sorted(shards_of):
-        samples = {k: v for k, v in index.samples.items() if v.degradation == deg}
-        if samples:
-            out[deg] = ShardIndex(shards=tuple(sorted(shards_of[deg])), samples=samples)
-    return out
+    return load_index(list(manifests), split).by_degradation()
 
 
 class PatchBatches:

@@ -200,21 +200,6 @@ class MixedStream(torch.utils.data.IterableDataset):
         return self.stage(mixed())
 
 
-def shard_groups(shard_counts: dict[str, int]) -> list[tuple[list[str], int]]:
-    """Group shards by folder (one degradation per folder); keep shards with listed samples.
-
-    Returns ``[(shards, samples), ...]`` sorted by folder."""
-    from pathlib import Path
-
-    groups: dict[str, tuple[list[str], int]] = {}
-    for shard, count in sorted(shard_counts.items()):
-        if count <= 0:
-            continue
-        shards, total = groups.get(str(Path(shard).parent), ([], 0))
-        groups[str(Path(shard).parent)] = (shards + [shard], total + count)
-    return [groups[k] for k in sorted(groups)]
-
-
 def make_loader(
     index,
     *,
@@ -226,31 +211,28 @@ def make_loader(
     with_hq: bool = False,
     workers: int = 0,
     shuffle_buffer: int = 256,
-    shard_counts: dict[str, int] | None = None,
+    mix_degradations: bool = True,
 ):
     """A DataLoader of batches from a :class:`daclip.shards.ShardIndex`.
 
     ``train=True``: resampled shards (endless; the caller fixes the epoch length), shuffled,
-    random crops; with ``shard_counts`` (listed samples per shard) and several shard folders,
-    one stream per folder, mixed by :class:`MixedStream`. ``train=False``: every listed sample
+    random crops; with ``mix_degradations`` and several degradations, one stream per
+    degradation, mixed by :class:`MixedStream` in proportion to their sample counts. ``train=False``: every listed sample
     once (split across ranks and workers), deterministic val transform, last batch may be short.
     """
-    from dataclasses import replace
-
     from torch.utils.data import DataLoader
 
     from .shards import sample_stream
 
     stage = ToTensors(image_size, tokenizer, seed=seed, train=train, with_hq=with_hq)
-    groups = shard_groups(shard_counts) if train and shard_counts else []
+    groups = list(index.by_degradation().values()) if train and mix_degradations else []
     if len(groups) > 1:
         buffer = max(16, shuffle_buffer // len(groups))
         streams = [
-            sample_stream(replace(index, shards=tuple(shards)), resampled=True, seed=seed + k,
-                          shuffle_buffer=buffer, with_hq=with_hq)
-            for k, (shards, _) in enumerate(groups)
+            sample_stream(group, resampled=True, seed=seed + k, shuffle_buffer=buffer, with_hq=with_hq)
+            for k, group in enumerate(groups)
         ]
-        dataset = MixedStream(streams, [count for _, count in groups], seed, stage)
+        dataset = MixedStream(streams, [group.num_samples for group in groups], seed, stage)
     else:
         dataset = sample_stream(
             index, resampled=train, seed=seed, shuffle_buffer=shuffle_buffer if train else 0, with_hq=with_hq
