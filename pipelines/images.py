@@ -80,7 +80,8 @@ def load_image(source: str | os.PathLike | bytes, max_pixels: int | None = DEFAU
             img = ImageOps.exif_transpose(img)
         except Exception as exc:
             raise ImageError(f"unreadable EXIF orientation: {type(exc).__name__}: {exc}") from None
-        return to_rgb8(_to_array(img))
+        arr = to_rgb8(_to_array(img))
+        return arr if arr.flags.writeable else arr.copy()  # PIL views are read-only; callers may write
 
 
 _SIGNATURES = (

@@ -149,3 +149,11 @@ def test_bound_size(astronaut):
     out = bound_size(astronaut, max_side=100, crop=60)
     assert out.shape == (60, 60, 3)
     assert bound_size(astronaut[:10, :10], max_side=100).shape == (10, 10, 3)  # never upscales
+
+
+def test_loaded_images_are_writable(tmp_path, astronaut):
+    from pipelines.images import load_image, save_image
+
+    path = save_image(astronaut[:16, :16], tmp_path / "a.png")
+    img = load_image(path)
+    assert img.flags.writeable and img.dtype == np.uint8 and img.shape == (16, 16, 3)
