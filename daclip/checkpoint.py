@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from pipelines.manifest import write_bytes_atomic
+
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 STATE_FILE = "state.safetensors"
@@ -127,7 +129,7 @@ def save_checkpoint(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    _write_text_atomic(folder.parent / LATEST, folder.name + "\n")
+    write_bytes_atomic((folder.name + "\n").encode("utf-8"), folder.parent / LATEST)
     return folder
 
 
@@ -156,10 +158,3 @@ def load_checkpoint(
         skeleton = json.loads((folder / STATE_JSON).read_text())
         state = unflatten_state(skeleton, load_file(folder / STATE_FILE))
     return model_state, config, state
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)

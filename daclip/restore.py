@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
-import cv2
 import numpy as np
 import torch
+
+from pipelines.images import load_image, save_image
 
 from .restoration import WEIGHTS, ImageEncoder, embed, load_encoder, load_restoration
 from .sde import IRSDE, SAMPLERS, make_sampler
@@ -184,30 +184,9 @@ def restore_array(
 
 
 # --- files -----------------------------------------------------------------------------------
-def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    from degradations import to_rgb8
-
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ValueError(f"could not read image {path}")
-    if img.ndim == 3 and img.shape[2] == 3:
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    elif img.ndim == 3 and img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA)
-    return to_rgb8(img)
-
-
 def write_png_atomic(img: np.ndarray, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ok, data = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError(f"could not encode {path}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data.tobytes())
-    os.replace(tmp, path)
-    return path
+    """Write an RGB restored image as PNG, atomically (the pipelines' one image writer)."""
+    return save_image(img, Path(path).with_suffix(".png"))
 
 
 def restore_files(
@@ -229,7 +208,7 @@ def restore_files(
         if dst.exists() and not overwrite:
             log.info("skip %s (exists)", dst)
             continue
-        img = read_rgb(src)
+        img = load_image(src)
         total = num_network_calls(img.shape[0], img.shape[1], loaded.sde, sampling)
         with tqdm(total=total, desc=Path(src).name, unit="tile", disable=not progress) as bar:
             restored = restore_array(net, loaded.sde, encoder, img, sampling, device, bar.update)

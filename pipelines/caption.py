@@ -41,6 +41,7 @@ from typing import Any
 import click
 import pandas as pd
 
+from . import sources
 from .caption_store import (
     CAPTIONS_FILE,
     CAPTIONS_SCHEMA,
@@ -334,14 +335,11 @@ def _caption_missing(
 
 
 def parse_part(ctx: click.Context | None, param: click.Parameter | None, value: str) -> tuple[int, int]:
-    """``i/N`` with 0 <= i < N."""
+    """Click callback for ``--part i/N`` (0 <= i < N), the rule ``synthesize`` uses."""
     try:
-        index, count = (int(v) for v in str(value).split("/"))
-    except ValueError:
-        raise click.BadParameter(f"expected i/N (e.g. 0/4), got {value!r}") from None
-    if count < 1 or not 0 <= index < count:
-        raise click.BadParameter(f"expected i/N with 0 <= i < N, got {value!r}")
-    return index, count
+        return sources.parse_part(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command("caption")
