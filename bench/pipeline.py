@@ -1,6 +1,6 @@
 """Benchmark ``make-dataset synthesize`` end to end against the I/O floor, side by side.
 
-The floor decodes each 512x512 HQ source (``pipelines.images.load_image``), encodes it as PNG
+The floor decodes each 512x512 HQ source (``pipelines.common.images.load_image``), encodes it as PNG
 (``encode_image``, the same encoder synthesize uses) and appends it to a tar: the least any
 shard writer must do. Synthesize is timed end to end (listing and hashing inputs, planning,
 decoding, degrading, encoding HQ + LQ, tar + Parquet + stats, manifests), with 1 and 2 workers.
@@ -38,7 +38,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import degradations  # noqa: E402
-from pipelines.images import encode_image, load_image  # noqa: E402
+from pipelines.common.images import encode_image, load_image  # noqa: E402
 from pipelines.sources import bundled_photos  # noqa: E402
 from pipelines.worker import SynthConfig  # noqa: E402
 from pipelines.writers import tar_member  # noqa: E402

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from pipelines.manifest import write_bytes_atomic
+from pipelines.common.files import write_bytes_atomic
 
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"

@@ -17,6 +17,7 @@ import click
 import torch
 
 from degradations import NAMES
+from pipelines.common.devices import resolve_device
 
 DEFAULT_CKPT = "runs/daclip"
 
@@ -30,15 +31,9 @@ class Prediction:
     error: str | None = None
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def classify_images(model, paths: Sequence[str | os.PathLike], device: torch.device) -> list[Prediction]:
     """Classify image files one at a time; an unreadable file becomes a Prediction with ``error``."""
-    from pipelines.images import load_image
+    from pipelines.common.images import load_image
 
     from .transforms import to_float
 

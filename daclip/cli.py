@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pipelines.clitools import LazyGroup, setup_logging
+from pipelines.common.cli import LazyGroup, setup_logging
 
 SUBCOMMANDS = {
     "classify": "daclip.classify:command",

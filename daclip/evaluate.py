@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from degradations import NAMES
+from pipelines.common.devices import resolve_device
 
-from .classify import DEFAULT_CKPT, resolve_device
+from .classify import DEFAULT_CKPT
 
 
 @torch.no_grad()
@@ -151,7 +152,7 @@ def write_outputs(report: dict[str, Any], out: Path) -> dict[str, Path]:
     """``evaluation.json`` and ``confusion.png`` in ``out``, each written atomically."""
     import cv2
 
-    from pipelines.manifest import write_bytes_atomic
+    from pipelines.common.files import write_bytes_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     png = confusion_image(np.asarray(report["confusion"]), report["labels"])

@@ -20,7 +20,7 @@ import click
 import numpy as np
 import torch
 
-from pipelines.images import load_image, save_image
+from pipelines.common.images import load_image, save_image
 
 from .restoration import WEIGHTS, ImageEncoder, embed, load_encoder, load_restoration
 from .sde import IRSDE, SAMPLERS, make_sampler

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import webdataset as wds
 
 from degradations import index_of
+from pipelines.common.images import decode_rgb
 from pipelines.manifest import read_manifest
 
 log = logging.getLogger(__name__)
@@ -89,14 +88,6 @@ def load_index(manifests: str | os.PathLike | Sequence[str | os.PathLike], split
     return ShardIndex(shards=tuple(sorted(shards)), samples=samples)
 
 
-def decode_image(data: bytes) -> np.ndarray:
-    """PNG/WebP/JPEG bytes -> HxWx3 uint8 RGB."""
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError("could not decode image member")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
 def _member(sample: dict[str, Any], stem: str) -> bytes:
     for suffix, value in sample.items():
         if suffix.startswith(stem + ".") and suffix.rsplit(".", 1)[-1] in ("png", "webp", "jpg", "jpeg"):
@@ -123,13 +114,13 @@ class JoinManifest:
             try:
                 sample = {
                     "key": raw["__key__"],
-                    "lq": decode_image(_member(raw, "lq")),
+                    "lq": decode_rgb(_member(raw, "lq")),
                     "degradation": info.degradation,
                     "label": index_of(info.degradation),
                     "caption": info.caption,
                 }
                 if self.with_hq:
-                    sample["hq"] = decode_image(_member(raw, "hq"))
+                    sample["hq"] = decode_rgb(_member(raw, "hq"))
             except Exception as exn:  # a bad sample is logged and skipped, never kills training
                 if self.handler(exn):
                     continue

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipelines.clitools import setup_logging
+from pipelines.common.cli import setup_logging
 
 from .losses import DEGRADATION_LOSSES, LossConfig, daclip_loss
 from .model import CONTROL_ORDERS, DaCLIP, DaCLIPConfig

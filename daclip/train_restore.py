@@ -35,7 +35,7 @@ import click
 import numpy as np
 import torch
 
-from pipelines.clitools import setup_logging
+from pipelines.common.cli import setup_logging
 
 from .checkpoint import rng_state, set_rng_state
 from .restoration import EMA, RestorationConfig, create_model, embed, load_restoration, save_restoration

@@ -3,7 +3,7 @@
 ``to_rgb8`` is the one documented normaliser for arrays: grayscale (HxW or HxWx1), RGBA
 (composited over white, the usual convention for photos with transparency), 16-bit, float
 and bool images all become HxWx3 uint8 RGB. Decoding files (EXIF rotation, palette, CMYK)
-happens in ``pipelines.images.load_image``, which ends by calling this function.
+happens in ``pipelines.common.images.load_image``, which ends by calling this function.
 """
 
 from __future__ import annotations

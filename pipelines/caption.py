@@ -58,8 +58,9 @@ from .caption_store import (
     write_captions,
 )
 from .captioner import DEFAULT_MODEL, DTYPES, Captioner, GenerationSettings, ImageRef, caption_refs
+from .common.devices import DeviceUnavailableError
+from .common.models import ModelUnavailableError
 from .manifest import HQ, read_manifest
-from .models import ModelUnavailableError
 
 __all__ = [
     "CAPTIONS_FILE",
@@ -440,7 +441,7 @@ def command(
             captions_file=captions_file,
             progress=progress,
         )
-    except ModelUnavailableError as error:
+    except (ModelUnavailableError, DeviceUnavailableError) as error:
         raise click.ClickException(str(error)) from None
     except (FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from None

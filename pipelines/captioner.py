@@ -1,7 +1,7 @@
 """The BLIP side of ``make-dataset caption``: load a captioner, read clean images out of shards, caption them.
 
 :class:`Captioner` wraps ``BlipForConditionalGeneration`` and its processor (loaded through
-:mod:`pipelines.models`: hub id or local folder, short offline error). :class:`ShardImages`
+:mod:`pipelines.common.models`: hub id or local folder, short offline error). :class:`ShardImages`
 is the DataLoader dataset that reads each ``hq`` member with one seek and preprocesses it in
 the workers; :func:`caption_refs` batches it through ``generate`` and returns one captions-store
 row per image. torch and transformers are imported only inside functions, so importing this
@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .caption_store import clean_caption
-from .models import ModelUnavailableError, load_or_explain, resolve_source
+from .common.devices import resolve_device
+from .common.models import load_or_explain, resolve_source
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -28,7 +29,6 @@ __all__ = [
     "ImageRef",
     "ShardImages",
     "caption_refs",
-    "resolve_device",
     "resolve_dtype",
 ]
 
@@ -75,16 +75,6 @@ class ImageRef:
 # ---------------------------------------------------------------------------------------------
 # BLIP
 # ---------------------------------------------------------------------------------------------
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelUnavailableError("--device cuda was asked for but torch sees no CUDA device")
-    return device
 
 
 def resolve_dtype(dtype: str, device: str):
@@ -148,11 +138,11 @@ class Captioner:
     ) -> Captioner:
         """Load ``BlipProcessor`` + ``BlipForConditionalGeneration`` from a hub id or a local folder.
 
-        Raises :class:`~pipelines.models.ModelUnavailableError` (short message, names
+        Raises :class:`~pipelines.common.models.ModelUnavailableError` (short message, names
         ``--model /path/to/local/blip`` and ``HF_HUB_OFFLINE``) when they cannot be had.
         """
         source = resolve_source(model, what=MODEL_WHAT, example=MODEL_EXAMPLE)
-        device = resolve_device(device)
+        device = str(resolve_device(device))
         torch_dtype = resolve_dtype(dtype, device)
         from transformers import BlipForConditionalGeneration, BlipProcessor
         from transformers.utils import logging as hf_logging

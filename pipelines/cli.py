@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from .clitools import LazyGroup, setup_logging
+from .common.cli import LazyGroup, setup_logging
 
 SUBCOMMANDS = {
     "preview": "pipelines.preview:command",

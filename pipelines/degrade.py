@@ -16,8 +16,8 @@ import numpy as np
 
 import degradations as D
 
-from .images import encode_map, load_image, save_image
-from .manifest import write_bytes_atomic, write_json_atomic
+from .common.files import write_bytes_atomic, write_json_atomic
+from .common.images import encode_map, load_image, save_image
 
 
 def degrade_file(

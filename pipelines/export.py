@@ -22,7 +22,8 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from .manifest import HQ, LQ, read_manifest, write_bytes_atomic
+from .common.files import write_bytes_atomic
+from .manifest import HQ, LQ, read_manifest
 
 __all__ = ["ExportReport", "command", "export_csv", "title_for"]
 

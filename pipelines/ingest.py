@@ -36,7 +36,8 @@ import pandas as pd
 
 import degradations
 
-from . import images
+from .common import images
+from .common.files import write_json_atomic
 from .distribute import WorkerDied, run_local
 from .manifest import (
     SCHEMA_VERSION,
@@ -45,7 +46,6 @@ from .manifest import (
     make_key,
     sha256_hex,
     shard_stem,
-    write_json_atomic,
     write_manifest,
 )
 from .sources import IMAGE_EXTENSIONS, Source, hash_source, in_part, parse_part, source_id

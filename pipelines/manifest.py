@@ -11,12 +11,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from .common.files import write_atomic
 
 if TYPE_CHECKING:  # pandas is imported by the functions that return frames (workers never need it)
     import pandas as pd
@@ -104,26 +105,6 @@ def dumps_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def write_bytes_atomic(data: bytes, path: str | os.PathLike) -> Path:
-    """Write bytes under a temporary name in the same folder, then rename into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def write_json_atomic(obj: Any, path: str | os.PathLike, indent: int | None = 2) -> Path:
-    text = json.dumps(obj, sort_keys=True, indent=indent, ensure_ascii=False) + "\n"
-    return write_bytes_atomic(text.encode("utf-8"), path)
-
-
 def empty_frame() -> pd.DataFrame:
     return SCHEMA.empty_table().to_pandas()
 
@@ -143,20 +124,10 @@ def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
 
 
 def write_parquet_atomic(table: pa.Table | pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write Parquet under a temporary name in the same folder, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write Parquet (zstd) atomically; a frame is first conformed to :data:`SCHEMA`."""
     if not isinstance(table, pa.Table):
         table = to_table(table)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
 def write_manifest(frame: pd.DataFrame, path: str | os.PathLike) -> Path:

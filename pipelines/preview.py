@@ -19,7 +19,7 @@ import numpy as np
 
 import degradations as D
 
-from .images import load_image, save_image
+from .common.images import load_image, save_image
 
 log = logging.getLogger(__name__)
 

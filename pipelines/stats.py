@@ -153,7 +153,7 @@ def command(manifests: tuple[str, ...], manifest_dir: str, json_path: str | None
         raise click.ClickException(str(exc)) from None
     click.echo(format_stats(stats))
     if json_path:
-        from .manifest import write_json_atomic
+        from .common.files import write_json_atomic
 
         write_json_atomic(stats, json_path)
         click.echo(f"wrote {json_path}")

@@ -25,7 +25,9 @@ import pyarrow.parquet as pq
 
 import degradations
 
-from . import images, sources
+from . import sources
+from .common import images
+from .common.files import write_json_atomic
 from .distribute import WorkerDied, run_local, slurm_part
 from .manifest import (
     SCHEMA_VERSION,
@@ -33,7 +35,6 @@ from .manifest import (
     STATS_SUFFIX,
     make_key,
     shard_stem_pattern,
-    write_json_atomic,
     write_manifest,
 )
 from .stats import format_run_counts

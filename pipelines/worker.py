@@ -21,7 +21,7 @@ import numpy as np
 
 import degradations
 
-from . import images
+from .common import images
 from .manifest import (
     SCHEMA_VERSION,
     assign_split,

@@ -26,7 +26,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from .manifest import SCHEMA_VERSION, STATS_SUFFIX, dumps_json, member_name, rows_to_table, write_json_atomic
+from .common.files import write_json_atomic
+from .manifest import SCHEMA_VERSION, STATS_SUFFIX, dumps_json, member_name, rows_to_table
 
 TAR_MTIME = 0  # fixed header fields: byte-reproducible tars
 TAR_MODE = 0o444

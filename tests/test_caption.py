@@ -304,7 +304,7 @@ def test_export_csv_round_trip(dataset, tmp_path):
 
 
 def test_model_source_resolver(tmp_path, blip_dir):
-    from pipelines.models import ModelUnavailableError, resolve_source
+    from pipelines.common.models import ModelUnavailableError, resolve_source
 
     hub = resolve_source("Salesforce/blip-image-captioning-large")
     assert hub.kind == "hub" and hub.ref == "Salesforce/blip-image-captioning-large" and not hub.is_local

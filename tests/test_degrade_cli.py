@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import degradations as D
 from pipelines.cli import cli
-from pipelines.images import load_image, save_image
+from pipelines.common.images import load_image, save_image
 
 
 def test_degrade_writes_lq_params_and_maps_that_replay(tmp_path, astronaut):

@@ -91,7 +91,7 @@ def test_ingested_pixels_and_hashes_match_the_files(ingested, tree):
     assert report.ok, report.problems
     import webdataset as wds
 
-    from pipelines.images import decode_rgb
+    from pipelines.common.images import decode_rgb
 
     rows = frame.set_index("key")
     for shard in sorted(set(frame["shard_path"])):

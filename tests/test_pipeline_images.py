@@ -1,4 +1,4 @@
-"""pipelines.images: every odd input is normalised to HxWx3 uint8 RGB or refused with a clear message."""
+"""pipelines.common.images: every odd input is normalised to HxWx3 uint8 RGB or refused with a clear message."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipelines.images import ImageError, bound_size, decode_rgb, encode_image, encode_map, load_image
+from pipelines.common.images import ImageError, bound_size, decode_rgb, encode_image, encode_map, load_image
 
 
 def _save(img: Image.Image, fmt: str, **kw) -> bytes:
@@ -152,7 +152,7 @@ def test_bound_size(astronaut):
 
 
 def test_loaded_images_are_writable(tmp_path, astronaut):
-    from pipelines.images import load_image, save_image
+    from pipelines.common.images import load_image, save_image
 
     path = save_image(astronaut[:16, :16], tmp_path / "a.png")
     img = load_image(path)

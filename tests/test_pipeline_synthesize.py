@@ -23,7 +23,7 @@ from PIL import Image
 
 import degradations
 from pipelines.cli import cli
-from pipelines.images import decode_rgb
+from pipelines.common.images import decode_rgb
 from pipelines.manifest import read_manifest
 from pipelines.synthesize import ConfigMismatch, synthesize
 from pipelines.worker import SynthConfig

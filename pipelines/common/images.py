@@ -153,7 +153,7 @@ def encode_image(arr: np.ndarray, fmt: str = "png") -> bytes:
 
 def save_image(arr: np.ndarray, path: str | os.PathLike) -> Path:
     """Write an RGB image atomically; the format comes from the suffix (.png, .jpg/.jpeg, .webp)."""
-    from .manifest import write_bytes_atomic
+    from .files import write_bytes_atomic
 
     path = Path(path)
     fmt = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"}.get(path.suffix.lower())
