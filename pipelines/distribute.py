@@ -1,14 +1,21 @@
-"""Distributor role: run shard specs through a worker function.
+"""Distributor role: run work items through a worker function.
 
-A distributor is a plain function of ``(worker, specs, processes)`` that yields results in any
-order; outputs never depend on it, because shard ids and contents are fixed before any work
-starts. ``run_local`` uses the calling process (``processes <= 1``) or a ``spawn`` process pool
+A distributor is a plain function of ``(worker, specs, processes, initializer, on_progress)``
+that calls ``worker(spec, progress)`` for every spec and yields the results in any order;
+outputs never depend on it, because shard ids and contents are fixed before any work starts.
+The driver (:mod:`pipelines.build`) looks distributors up by name, so another one (Ray, ...)
+is one more function beside :func:`run_local`.
+
+``run_local`` uses the calling process (``processes <= 1``) or a ``spawn`` process pool
 (``concurrent.futures``: a worker that dies, e.g. killed for memory, fails the run with a clear
-error instead of hanging it; completed shards stay committed and a rerun resumes).
+error instead of hanging it; completed shards stay committed and a rerun resumes). Progress is
+passed explicitly: in the pool, ``progress`` puts counts on a managed queue that this process
+drains into ``on_progress``; no module holds it in a global.
 
 Scale-out across machines is ``--part i/N`` (see :func:`pipelines.sources.in_part`): each
-machine or SLURM array task runs ``synthesize --part $i/$N`` (``slurm_part`` reads the array
-variables) and ``merge`` joins the manifests.
+machine or SLURM array task runs ``synthesize --part $i/$N`` or ``--part slurm``
+(:func:`resolve_part` reads the array variables through :func:`slurm_part`) and ``merge``
+joins the manifests.
 """
 
 from __future__ import annotations
@@ -19,79 +26,79 @@ import queue
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from .job import Progress, ignore_progress
+from .sources import parse_part
 
 S = TypeVar("S")
 R = TypeVar("R")
-Progress = Callable[[int], None]
-ProgressSetter = Callable[[Progress | None], None]
 
 
 class WorkerDied(RuntimeError):
     pass
 
 
-def _init_process(progress_queue: Any, setter: ProgressSetter | None, initializer: Callable[[], None] | None) -> None:
-    if initializer is not None:
-        initializer()
-    if setter is not None and progress_queue is not None:
-        setter(progress_queue.put)
+@dataclass(frozen=True)
+class QueueProgress:
+    """A picklable progress callback for pool workers: counts go onto a managed queue."""
+
+    queue: Any  # a multiprocessing manager's Queue proxy (picklable, unlike ctx.Queue())
+
+    def __call__(self, n: int) -> None:
+        self.queue.put(n)
 
 
 def run_local(
-    worker: Callable[[S], R],
+    worker: Callable[[S, Progress], R],
     specs: Sequence[S],
     processes: int = 1,
     initializer: Callable[[], None] | None = None,
     on_progress: Progress | None = None,
-    progress_setter: ProgressSetter | None = None,
 ) -> Iterator[R]:
-    """Yield ``worker(spec)`` for every spec, in completion order.
+    """Yield ``worker(spec, progress)`` for every spec, in completion order.
 
-    ``progress_setter`` (a picklable module-level function) installs a per-sample progress
-    callback inside each process; counts are forwarded to ``on_progress`` in this process.
+    ``progress`` is ``on_progress`` itself in this process; in pool processes it forwards the
+    counts to ``on_progress`` here.
     """
     if not specs:
         return
     if processes <= 1 or len(specs) == 1:
         if initializer is not None:
             initializer()
-        if progress_setter is not None:
-            progress_setter(on_progress)
-        try:
-            for spec in specs:
-                yield worker(spec)
-        finally:
-            if progress_setter is not None:
-                progress_setter(None)
+        for spec in specs:
+            yield worker(spec, on_progress or ignore_progress)
         return
     ctx = multiprocessing.get_context("spawn")
-    progress_queue = ctx.Queue() if on_progress is not None and progress_setter is not None else None
-    with ProcessPoolExecutor(
-        max_workers=min(processes, len(specs)),
-        mp_context=ctx,
-        initializer=_init_process,
-        initargs=(progress_queue, progress_setter, initializer),
-    ) as pool:
-        futures = {pool.submit(worker, spec): spec for spec in specs}
-        pending = set(futures)
-        try:
-            while pending:
-                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                _drain(progress_queue, on_progress)
-                for future in done:
-                    try:
-                        yield future.result()
-                    except BrokenProcessPool:
-                        raise WorkerDied(
-                            f"a worker process died while processing {futures[future]!r:.120}"
-                            " (out of memory?); completed shards are kept, rerun to resume"
-                        ) from None
-            _drain(progress_queue, on_progress, final=True)
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+    manager = ctx.Manager() if on_progress is not None else None
+    progress_queue = manager.Queue() if manager is not None else None
+    progress: Progress = QueueProgress(progress_queue) if progress_queue is not None else ignore_progress
+    try:
+        with ProcessPoolExecutor(max_workers=min(processes, len(specs)), mp_context=ctx,
+                                 initializer=initializer) as pool:
+            futures = {pool.submit(worker, spec, progress): spec for spec in specs}
+            pending = set(futures)
+            try:
+                while pending:
+                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    _drain(progress_queue, on_progress)
+                    for future in done:
+                        try:
+                            yield future.result()
+                        except BrokenProcessPool:
+                            raise WorkerDied(
+                                f"a worker process died while processing {futures[future]!r:.120}"
+                                " (out of memory?); completed shards are kept, rerun to resume"
+                            ) from None
+                _drain(progress_queue, on_progress, final=True)
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+    finally:
+        if manager is not None:
+            manager.shutdown()
 
 
 def _drain(progress_queue: Any, on_progress: Progress | None, final: bool = False) -> None:
@@ -114,4 +121,10 @@ def slurm_part(env: dict[str, str] | None = None) -> str | None:
     return f"{int(task) - first}/{int(count)}"
 
 
-DISTRIBUTORS: dict[str, Callable[..., Iterator]] = {"local": run_local}
+def resolve_part(text: str | None, env: dict[str, str] | None = None) -> tuple[int, int]:
+    """``--part``: ``None`` (everything), ``"i/N"``, or ``"slurm"`` (from the job array variables)."""
+    if text == "slurm":
+        text = slurm_part(env)
+        if text is None:
+            raise ValueError("--part slurm needs SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT")
+    return parse_part(text)

@@ -9,11 +9,8 @@ The function is pure in its spec: the same spec gives the same bytes in any proc
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +19,7 @@ import numpy as np
 import degradations
 
 from .common import images
+from .job import Progress, ShardStats
 from .manifest import (
     SCHEMA_VERSION,
     assign_split,
@@ -30,13 +28,13 @@ from .manifest import (
     sha256_hex,
     shard_stem,
 )
+from .rows import base_row, error_row
 from .sources import Source, source_id
-from .writers import WRITERS, Sample, stats_path
+from .writers import Sample, TarShardWriter
 
 log = logging.getLogger(__name__)
 
 ORIGIN = "synthesized"
-_progress: Callable[[int], None] | None = None  # per-process sample counter (set by the distributor)
 RESERVED_MEMBERS = frozenset({"hq", "lq", "json"})
 
 
@@ -89,7 +87,14 @@ class ShardSpec:
     sources: tuple[Source, ...]
     config: SynthConfig
     out: str
-    writer: str = "tar"
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return self.config.tasks
+
+    @property
+    def samples(self) -> int:
+        return len(self.sources) * self.config.variants
 
     def stem(self, task: str) -> str:
         return shard_stem(task, self.shard_id)
@@ -113,12 +118,8 @@ class ShardSpec:
         }
         return sha256_hex(dumps_json(payload).encode("utf-8"))
 
-
-@dataclass
-class ShardResult:
-    shard_id: int
-    samples: int  # planned samples covered by this spec (all tasks)
-    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> stats (+ "skipped")
+    def run(self, tasks: tuple[str, ...], progress: Progress) -> dict[str, ShardStats]:
+        return process_shard(self, tasks, progress)
 
 
 @dataclass(frozen=True)
@@ -127,24 +128,6 @@ class HQ:
     data: bytes
     sha256: str
     original_size: tuple[int, int]  # (width, height) after decoding and EXIF rotation
-
-
-def read_stats(folder: Path, stem: str) -> dict[str, Any] | None:
-    try:
-        return json.loads(stats_path(folder, stem).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def shard_done(spec: ShardSpec, task: str) -> dict[str, Any] | None:
-    """The shard's stats if it is complete and was made from this exact spec, else None."""
-    folder, stem = spec.folder(task), spec.stem(task)
-    stats = read_stats(folder, stem)
-    if stats is None or stats.get("spec_hash") != spec.spec_hash(task):
-        return None
-    if not (folder / f"{stem}.tar").is_file() or not (folder / f"{stem}.parquet").is_file():
-        return None
-    return stats
 
 
 def prepare_hq(src: Source, cfg: SynthConfig) -> HQ | str:
@@ -171,24 +154,9 @@ def prepare_hq(src: Source, cfg: SynthConfig) -> HQ | str:
     return HQ(arr=arr, data=hq_bytes, sha256=sha256_hex(hq_bytes), original_size=original)
 
 
-def _base_row(src: Source, task: str, variant: int, cfg: SynthConfig) -> dict[str, Any]:
-    return {
-        "degradation": task,
-        "origin": ORIGIN,
-        "source_sha256": src.sha256,
-        "source": src.source,
-        "severity": cfg.severity,
-        "variant": variant,
-        "caption": None,
-    }
-
-
-def error_row(src: Source, task: str, variant: int, cfg: SynthConfig, message: str) -> dict[str, Any]:
-    sid = source_id(src)
-    row = _base_row(src, task, variant, cfg)
-    row.update(key=make_key(task, sid, variant, error=True), split=assign_split(sid, cfg.val_fraction),
-               status="error", error_message=message)
-    return row
+def _error_row(src: Source, task: str, variant: int, cfg: SynthConfig, message: str) -> dict[str, Any]:
+    split = assign_split(source_id(src), cfg.val_fraction)
+    return error_row(task, ORIGIN, src, variant, split, message, severity=cfg.severity)
 
 
 def make_sample(src: Source, hq: HQ, task: str, variant: int, cfg: SynthConfig) -> Sample:
@@ -233,74 +201,40 @@ def make_sample(src: Source, hq: HQ, task: str, variant: int, cfg: SynthConfig) 
         "image_format": fmt,
     }
     members["json"] = dumps_json(meta).encode("utf-8")
-    row = _base_row(src, task, variant, cfg)
-    row.update(split=split, hq_sha256=hq.sha256, lq_sha256=lq_sha, width=width, height=height,
-               params=params_json, seed=seed, status="ok", error_message=None)
+    row = base_row(task, ORIGIN, src, variant, split, severity=cfg.severity, hq_sha256=hq.sha256, lq_sha256=lq_sha,
+                   width=width, height=height, params=params_json, seed=seed, status="ok", error_message=None)
     return Sample(key=key, members=members, row=row)
 
 
-def set_progress_sink(sink: Callable[[int], None] | None) -> None:
-    """Install the callback that :func:`process_shard` calls with sample counts as it goes."""
-    global _progress
-    _progress = sink
-
-
-def _tick(n: int) -> None:
-    if _progress is not None and n:
-        _progress(n)
-
-
-def process_shard(spec: ShardSpec) -> ShardResult:
-    """Write shard ``spec.shard_id`` of every task not already complete; return per-task stats."""
+def process_shard(spec: ShardSpec, tasks: tuple[str, ...], progress: Progress) -> dict[str, ShardStats]:
+    """Write shard ``spec.shard_id`` of each of ``tasks``, decoding each source once; task -> stats."""
     cfg = spec.config
-    result = ShardResult(shard_id=spec.shard_id, samples=len(spec.sources) * cfg.variants * len(cfg.tasks))
-    todo = []
-    for task in cfg.tasks:
-        done = shard_done(spec, task) if spec.writer == "tar" else None
-        if done is not None:
-            result.tasks[task] = {**done, "skipped": True}
-            _tick(len(spec.sources) * cfg.variants)
-        else:
-            todo.append(task)
-    if not todo:
-        return result
-    writer_cls = WRITERS[spec.writer]
-    writers = {task: writer_cls(spec.folder(task), spec.stem(task)) for task in todo}
+    writers = {task: TarShardWriter(spec.folder(task), spec.stem(task)) for task in tasks}
     try:
         for src in spec.sources:
             hq = prepare_hq(src, cfg)
-            for task in todo:
+            for task in tasks:
                 writer = writers[task]
                 for variant in range(cfg.variants):
                     if isinstance(hq, str):
-                        writer.add_row(error_row(src, task, variant, cfg, hq))
+                        writer.add_row(_error_row(src, task, variant, cfg, hq))
                         continue
                     if writer.has_key(make_key(task, hq.sha256, variant)):
-                        writer.add_row(error_row(src, task, variant, cfg,
-                                                 "duplicate: same HQ pixels as another input in this shard"))
+                        writer.add_row(_error_row(src, task, variant, cfg,
+                                                  "duplicate: same HQ pixels as another input in this shard"))
                         continue
                     try:
                         sample = make_sample(src, hq, task, variant, cfg)
                     except Exception as exc:
                         log.debug("degradation failed", exc_info=True)
-                        writer.add_row(error_row(src, task, variant, cfg,
-                                                 f"{task} failed: {type(exc).__name__}: {exc}"))
+                        writer.add_row(_error_row(src, task, variant, cfg,
+                                                  f"{task} failed: {type(exc).__name__}: {exc}"))
                         continue
                     writer.write(sample)
-            _tick(len(todo) * cfg.variants)
-        for task in todo:
-            extra = {"task": task, "shard_id": spec.shard_id, "spec_hash": spec.spec_hash(task)}
-            result.tasks[task] = {**writers[task].close(extra), "skipped": False}
+            progress(len(tasks) * cfg.variants)
+        return {task: writers[task].close({"task": task, "shard_id": spec.shard_id, "spec_hash": spec.spec_hash(task)})
+                for task in tasks}
     except BaseException:
         for writer in writers.values():
             writer.abort()
         raise
-    return result
-
-
-def configure_process() -> None:
-    """Per-process settings for pool workers: one OpenCV thread (the pool gives parallelism)."""
-    import cv2
-
-    cv2.setNumThreads(1)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")

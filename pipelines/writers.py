@@ -8,8 +8,6 @@ temporary files. (Temporary names carry the pid, so a worker orphaned by a kille
 rename another process's half-written file; shard bytes are deterministic, so whichever complete
 copy lands last is the same.) Tar headers carry a fixed mtime, owner and mode, and
 members are written in sorted suffix order, so the same samples always give the same bytes.
-
-``NullWriter`` keeps only the rows (timing runs without disk output).
 """
 
 from __future__ import annotations
@@ -125,34 +123,6 @@ class TarShardWriter:
         finally:
             self._tar_tmp.unlink(missing_ok=True)
             self._parquet_tmp.unlink(missing_ok=True)
-
-
-class NullWriter:
-    """Same shape as :class:`TarShardWriter`, writes nothing (benchmarks)."""
-
-    def __init__(self, folder: str | os.PathLike = "", stem: str = "null"):
-        self.stem = stem
-        self.rows: list[dict[str, Any]] = []
-        self._keys: set[str] = set()
-
-    def has_key(self, key: str) -> bool:
-        return key in self._keys
-
-    def write(self, sample: Sample) -> None:
-        self._keys.add(sample.key)
-        self.rows.append({**sample.row, "key": sample.key})
-
-    def add_row(self, row: dict[str, Any]) -> None:
-        self.rows.append(dict(row))
-
-    def close(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {"count": len(self.rows), **(extra or {})}
-
-    def abort(self) -> None:
-        pass
-
-
-WRITERS = {"tar": TarShardWriter, "null": NullWriter}
 
 
 class _HashingFile:

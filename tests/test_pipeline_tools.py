@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -199,7 +200,7 @@ def test_part_parsing_and_slurm_environment():
     assert slurm_part(env) == "1/4" and slurm_part({}) is None
 
 
-def _dies_on_one(spec: int) -> int:
+def _dies_on_one(spec: int, progress: Callable[[int], None]) -> int:
     if spec == 1:
         os._exit(3)  # like a worker killed for memory
     return spec

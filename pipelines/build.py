@@ -1,0 +1,218 @@
+"""The dataset-build driver that ``synthesize`` and ``ingest`` share.
+
+The commands supply only their listing, as a :class:`BuildPlan` of typed jobs
+(:class:`pipelines.job.ShardJob`); :func:`build` does the rest, one visible step each:
+
+1. keep this part's jobs (``--part i/N``: shard ``s`` belongs to part ``s % N``);
+2. per task: ``--overwrite`` removes this run's earlier outputs, then the folder must hold no
+   shards of another plan (:mod:`pipelines.shards`);
+3. skip the shards already complete, distribute the rest (a distributor looked up by name in
+   :data:`DISTRIBUTORS`) through the one worker :func:`pipelines.job.run_work`;
+4. per task: assemble the manifest (:mod:`pipelines.assemble`), write it, ``sizes.json`` and
+   the run record ``<manifest>.json``;
+5. count everything into a :class:`BuildReport` (:func:`format_summary` prints it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .assemble import assemble_task
+from .common.files import write_json_atomic
+from .distribute import run_local
+from .job import Progress, ShardJob, Work, run_work
+from .manifest import SCHEMA_VERSION, write_manifest
+from .shards import check_existing, remove_shards, shard_done, write_sizes
+from .sources import in_part
+from .stats import format_run_counts
+
+log = logging.getLogger(__name__)
+
+Distributor = Callable[..., Iterator[Any]]  # (worker, specs, processes, initializer, on_progress)
+
+DISTRIBUTORS: Mapping[str, Distributor] = {"local": run_local}
+"""Distributors by name: a new one (Ray, ...) is one function beside ``run_local`` and one entry here."""
+
+
+def get_distributor(name: str) -> Distributor:
+    try:
+        return DISTRIBUTORS[name]
+    except KeyError:
+        raise ValueError(f"unknown distributor {name!r}; choose from {', '.join(sorted(DISTRIBUTORS))}") from None
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What a command hands the driver: every job of the run (all parts), ids fixed before work."""
+
+    jobs: tuple[ShardJob, ...]
+    tasks: tuple[str, ...]  # one manifest each, in this order
+    kind: str = ""  # shard and manifest family: "" (synthesized) or "ingested"
+    records: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # task -> the command's record fields
+    notes: tuple[str, ...] = ()  # summary lines above the counts table
+    details: tuple[str, ...] = ()  # summary lines below it
+    unit: str = "samples"  # what a sample is called in the summary
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to run a plan; none of it changes the bytes of a shard."""
+
+    out: Path = Path("data")
+    manifests: Path = Path("manifests")
+    workers: int = 1
+    part: tuple[int, int] = (0, 1)
+    overwrite: bool = False
+    command: str | None = None  # recorded in the run record
+    distributor: str = "local"
+
+
+@dataclass
+class BuildReport:
+    manifests: list[str] = field(default_factory=list)
+    counts: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (task, split, status) -> n
+    errors: Counter = field(default_factory=Counter)  # error message -> n
+    notes: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    unit: str = "samples"
+    shards_written: int = 0
+    shards_skipped: int = 0
+    samples_done: int = 0  # samples in shards written by this run
+    duration: float = 0.0
+
+
+def manifest_stem(task: str, kind: str = "", part: tuple[int, int] = (0, 1)) -> str:
+    """``<task>[.<kind>][.part-i-of-N]``: the manifest and run-record name."""
+    index, count = part
+    stem = f"{task}.{kind}" if kind else task
+    return stem if count == 1 else f"{stem}.part-{index}-of-{count}"
+
+
+def configure_process() -> None:
+    """Per-process settings for pool workers: one OpenCV thread (the pool gives parallelism)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def build(
+    plan: BuildPlan,
+    options: BuildOptions,
+    on_plan: Callable[[int, int], None] | None = None,
+    on_progress: Progress | None = None,
+    started: float | None = None,
+) -> BuildReport:
+    """Run (or resume) ``plan``; ``on_plan(samples, shard jobs)`` once, ``on_progress(n)`` as samples
+    are done (skipped shards included). ``started``: the clock of the run (listing included)."""
+    start = time.perf_counter() if started is None else started
+    distribute = get_distributor(options.distributor)
+    report = BuildReport(notes=list(plan.notes), details=list(plan.details), unit=plan.unit)
+    jobs = [job for job in plan.jobs if in_part(job.shard_id, options.part)]
+    for task in plan.tasks:
+        folder = options.out / task
+        if options.overwrite:
+            remove_shards([j for j in jobs if task in j.tasks], task, folder, plan.kind,
+                          whole_folder=options.part[1] == 1)
+            stem = manifest_stem(task, plan.kind, options.part)
+            for path in (options.manifests / f"{stem}.parquet", options.manifests / f"{stem}.json"):
+                path.unlink(missing_ok=True)
+        check_existing([j for j in plan.jobs if task in j.tasks], task, folder, plan.kind)
+    if on_plan:
+        on_plan(sum(job.samples * len(job.tasks) for job in jobs), len(jobs))
+
+    pending = []
+    for job in jobs:  # complete shards are skipped here, without starting a worker
+        todo = tuple(task for task in job.tasks if shard_done(job, task) is None)
+        report.shards_skipped += len(job.tasks) - len(todo)
+        if on_progress and len(todo) < len(job.tasks):
+            on_progress(job.samples * (len(job.tasks) - len(todo)))
+        if todo:
+            pending.append(Work(job, todo))
+    for result in distribute(run_work, pending, options.workers, initializer=configure_process,
+                             on_progress=on_progress):
+        for stats in result.values():
+            report.shards_written += 1
+            report.samples_done += int(stats.get("count", 0))
+
+    for task in plan.tasks:
+        _finish_task(task, [j for j in jobs if task in j.tasks], plan, options, report, start)
+    report.duration = time.perf_counter() - start
+    return report
+
+
+def _finish_task(task: str, jobs: Sequence[ShardJob], plan: BuildPlan, options: BuildOptions,
+                 report: BuildReport, start: float) -> None:
+    """Manifest, ``sizes.json`` and run record of one task; its counts into ``report``."""
+    frame = assemble_task(task, jobs, options.manifests)
+    stem = manifest_stem(task, plan.kind, options.part)
+    path = options.manifests / f"{stem}.parquet"
+    write_manifest(frame, path)
+    report.manifests.append(str(path))
+    write_sizes(options.out / task)
+    for (split, status), n in frame.groupby(["split", "status"], dropna=False).size().items():
+        report.counts[(task, str(split), str(status))] = int(n)
+    report.errors.update(frame.loc[frame["status"] != "ok", "error_message"].fillna("").tolist())
+    record = run_record(task, jobs, frame, options, time.perf_counter() - start)
+    write_json_atomic({**record, **plan.records.get(task, {})}, options.manifests / f"{stem}.json")
+
+
+def run_record(task: str, jobs: Sequence[ShardJob], frame: pd.DataFrame, options: BuildOptions,
+               duration: float) -> dict[str, Any]:
+    """The fields every run record has; the command adds its own (config, inputs, ...)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "task": task,
+        "out": os.path.relpath(options.out / task, options.manifests),
+        "part": f"{options.part[0]}/{options.part[1]}",
+        "shards": [f"{job.stem(task)}.tar" for job in jobs],
+        "rows": len(frame),
+        "ok": int((frame["status"] == "ok").sum()) if len(frame) else 0,
+        "errors": int((frame["status"] != "ok").sum()) if len(frame) else 0,
+        "versions": library_versions(),
+        # the only run-dependent fields: how this run was invoked (not what it produced)
+        "run": {"command": options.command, "workers": options.workers, "duration_s": round(duration, 3)},
+    }
+
+
+def library_versions() -> dict[str, str]:
+    import cv2
+    import numpy
+    import PIL
+    import pyarrow
+
+    versions = {
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "opencv": cv2.__version__,
+        "pillow": PIL.__version__,
+        "pyarrow": pyarrow.__version__,
+        "pandas": pd.__version__,
+    }
+    try:
+        from importlib.metadata import version
+
+        versions["daclip-toolkit"] = version("daclip-toolkit")
+    except Exception:
+        versions["daclip-toolkit"] = "unknown"
+    return versions
+
+
+def format_summary(report: BuildReport) -> str:
+    """A one-screen summary: notes, counts per task/split/status, errors, shards and speed, manifests."""
+    table, shard_line = format_run_counts(report.counts, report.errors, report.shards_written,
+                                          report.shards_skipped, report.samples_done, report.duration,
+                                          unit=report.unit)
+    lines = [*report.notes, *table, *report.details, *shard_line]
+    lines += [f"manifest: {path}" for path in report.manifests]
+    return "\n".join(lines)

@@ -1,0 +1,142 @@
+"""Reader role of ``ingest``: list paired LQ/GT files, hash them and number the variants.
+
+LQ files are paired with GT files by relative path (or by stem when the extensions differ);
+``--pair-by sorted`` pairs sorted lists instead, as DA-CLIP's loader does, with a warning.
+Exact duplicate LQ files are ingested once; several LQ files of one GT are its variants
+``0, 1, ...`` ranked by LQ hash. Problems are collected as notes for the summary, never guessed
+around.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import degradations
+
+from .sources import IMAGE_EXTENSIONS, Source, hash_source, source_id
+
+SPLITS = ("train", "val")
+Found = tuple[str, str, str, Path, Path | None]  # (task, split, lq source, lq path, gt path or None)
+
+
+@dataclass(frozen=True)
+class Pair:
+    task: str
+    split: str  # "train" | "val" | "auto"
+    lq: Source
+    gt: Source | None
+    variant: int = 0
+    problem: str | None = None  # set when the pair cannot be made (e.g. no GT file)
+
+
+def _image_files(folder: Path) -> dict[str, Path]:
+    """Relative posix path -> file, for image files under ``folder`` (recursive, no hidden files)."""
+    out = {}
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+                full = Path(root) / name
+                out[full.relative_to(folder).as_posix()] = full
+    return out
+
+
+def pair_folders(task: str, split: str, lq_dir: Path, gt_dir: Path, pair_by: str,
+                 notes: list[str]) -> list[tuple[str, Path, Path | None]]:
+    """``(lq source, lq path, gt path or None)`` for every LQ file; unpaired GT files are noted."""
+    lq_files, gt_files = _image_files(lq_dir), _image_files(gt_dir)
+    label = f"{task} ({split})"
+    if pair_by == "sorted":
+        notes.append(f"{label}: pairing by sorted file order (--pair-by sorted); check that the lists line up")
+        lq_list, gt_list = sorted(lq_files), sorted(gt_files)
+        if len(lq_list) != len(gt_list):
+            notes.append(f"{label}: {len(lq_list)} LQ vs {len(gt_list)} GT files; extra files are unpaired")
+        return [(str(lq_dir / name), lq_files[name], gt_files[gt_list[i]] if i < len(gt_list) else None)
+                for i, name in enumerate(lq_list)]
+    by_stem: dict[str, list[str]] = {}
+    for name in gt_files:
+        by_stem.setdefault(name.rsplit(".", 1)[0], []).append(name)
+    used: set[str] = set()
+    out = []
+    for name, path in lq_files.items():
+        match = name if name in gt_files else None
+        if match is None:
+            candidates = by_stem.get(name.rsplit(".", 1)[0], [])
+            match = candidates[0] if len(candidates) == 1 else None
+        if match is not None:
+            used.add(match)
+        out.append((str(lq_dir / name), path, gt_files[match] if match else None))
+    unpaired = sorted(set(gt_files) - used)
+    if unpaired:
+        notes.append(f"{label}: {len(unpaired)} GT file(s) without an LQ file, e.g. {unpaired[0]}")
+    missing = sum(1 for _, _, gt in out if gt is None)
+    if missing:
+        notes.append(f"{label}: {missing} LQ file(s) without a GT file (recorded as errors)")
+    return out
+
+
+def list_daclip_tree(root: Path, pair_by: str, notes: list[str]) -> list[Found]:
+    """``(task, split, lq source, lq path, gt path)`` for DA-CLIP's ``<split>/<type>/{LQ,GT}`` layout."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"--root is not a folder: {root}")
+    found = []
+    for split_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if split_dir.name not in SPLITS:
+            notes.append(f"{split_dir}: unknown split folder (expected {' or '.join(SPLITS)}); skipped")
+            continue
+        for type_dir in sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            try:
+                task = degradations.canonical_name(type_dir.name)
+            except ValueError:
+                notes.append(f"{type_dir}: unknown degradation type folder '{type_dir.name}' "
+                             f"(not one of {', '.join(degradations.NAMES)}); skipped")
+                continue
+            lq_dir, gt_dir = type_dir / "LQ", type_dir / "GT"
+            if not lq_dir.is_dir() or not gt_dir.is_dir():
+                notes.append(f"{type_dir}: needs both LQ/ and GT/ folders; skipped")
+                continue
+            for lq_source, lq_path, gt_path in pair_folders(task, split_dir.name, lq_dir, gt_dir, pair_by, notes):
+                found.append((task, split_dir.name, lq_source, lq_path, gt_path))
+    if not found:
+        raise FileNotFoundError(f"no <split>/<type>/LQ|GT image pairs under {root}")
+    return found
+
+
+def build_pairs(found: Sequence[Found], notes: list[str]) -> dict[str, list[Pair]]:
+    """Hash files, drop exact duplicate LQ files, rank variants per GT; task -> pairs in plan order."""
+    gt_hashes: dict[Path, Source] = {}
+    by_task: dict[str, dict[str, Pair]] = {}
+    duplicates = 0
+    for task, split, lq_source, lq_path, gt_path in found:
+        lq = hash_source(Source(source=lq_source, path=str(lq_path)))
+        gt = None
+        if gt_path is not None:
+            if gt_path not in gt_hashes:
+                gt_hashes[gt_path] = hash_source(Source(source=str(gt_path), path=str(gt_path)))
+            gt = gt_hashes[gt_path]
+        problem = None if gt is not None else f"no GT file for {Path(lq_source).name}"
+        pair = Pair(task=task, split=split, lq=lq, gt=gt, problem=problem)
+        ident = source_id(lq)
+        seen = by_task.setdefault(task, {})
+        if ident in seen:
+            duplicates += 1
+            keep = min(seen[ident], pair, key=lambda p: p.lq.source)
+            notes.append(f"duplicate LQ file {max(seen[ident].lq.source, pair.lq.source)} "
+                         f"(same bytes as {keep.lq.source}): ingested once")
+            seen[ident] = keep
+        else:
+            seen[ident] = pair
+    out = {}
+    for task, pairs in by_task.items():
+        ordered = sorted(pairs.values(), key=lambda p: (source_id(p.gt) if p.gt else "~", source_id(p.lq)))
+        ranked, counter = [], Counter()
+        for pair in ordered:
+            group = source_id(pair.gt) if pair.gt else source_id(pair.lq)
+            ranked.append(Pair(pair.task, pair.split, pair.lq, pair.gt, variant=counter[group], problem=pair.problem))
+            counter[group] += 1
+        out[task] = ranked
+    return out
