@@ -1,10 +1,25 @@
 """Dataset building: list and decode clean photos, degrade, caption, write WebDataset shards
 and Parquet manifests, and the ``make-dataset`` CLI. Never imports ``daclip``.
 
-Roles: ``sources`` (reader: list, hash, dedup, plan shard ids before work), ``images`` (the one
-loader/encoder), ``worker`` (decode -> degrade -> encode one shard spec), ``writers`` (tar + Parquet
-+ stats; null writer), ``distribute`` (local spawn pool; ``--part i/N`` for clusters),
-``synthesize`` / ``ingest`` (the commands), ``merge`` / ``verify`` / ``stats`` (tools),
-``manifest`` (the one schema and atomic I/O), ``caption`` / ``models`` (BLIP captions, model
-sources), ``export`` (DA-CLIP's CSV), ``preview`` (contact sheets).
+Roles, one module each:
+
+- the shared build driver: ``build`` (plan -> check/overwrite -> distribute -> assemble ->
+  sizes and run record -> summary), ``job`` (the typed ``ShardJob`` interface and the one
+  worker), ``distribute`` (distributors: the local spawn pool; ``--part i/N`` / ``slurm``),
+  ``shards`` (done markers, resume check, ``--overwrite``, ``sizes.json``), ``assemble`` (shard
+  Parquets -> one manifest), ``build_cli`` (options, progress bars and errors of the build
+  commands);
+- ``synthesize``: ``sources`` (reader: list, hash, dedup, number the shards before work),
+  ``worker`` (``ShardSpec`` job: decode -> degrade -> encode one shard group), ``synthesize``
+  (listing -> plan, the command);
+- ``ingest``: ``pairs`` (pair LQ/GT files, rank variants), ``ingest_worker`` (``IngestSpec`` job:
+  one shard of pairs), ``ingest`` (listing -> plan, the command);
+- shared by both workers: ``writers`` (tar + Parquet + stats, atomic), ``rows`` (the row base and
+  the one error row), ``manifest`` (the one schema, keys, atomic Parquet I/O);
+- tools: ``merge``, ``verify``, ``stats``, ``export`` (DA-CLIP's CSV), ``preview`` (contact
+  sheets), ``degrade`` (one image);
+- captions: ``caption`` (config, the run, the command), ``caption_plan`` (which images, where),
+  ``captioner`` (BLIP, lazily imported), ``caption_store`` (``captions.parquet`` and the join);
+- ``common`` (the low shared layer: files, images, click helpers, devices, model sources) and
+  ``cli`` (the ``make-dataset`` group, subcommands imported lazily).
 """

@@ -16,24 +16,24 @@ run without ``--part`` folds the part files into ``captions.parquet`` and joins.
 
 The roles, one module each:
 
-- ``caption.py`` (this module): configuration, planning, the whole run as
-  :func:`caption_manifests`, and the click ``command``;
+- ``caption.py`` (this module): configuration, the whole run as :func:`caption_manifests`,
+  and the click ``command``;
+- ``caption_plan.py``: :func:`plan_images`, the unique clean images to caption and their tar
+  member offsets;
 - ``captioner.py``: the BLIP side: loading, :class:`Captioner`, the DataLoader dataset that
   reads ``hq`` members from shards, batched ``generate``;
 - ``caption_store.py``: ``captions.parquet`` and its part files: reading, checkpoints,
   writing, the join into manifests and the ``--captions-file`` import.
 
-The public names of the other two are re-exported here.
+The public names of the other three are re-exported here.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tarfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,10 +42,10 @@ import click
 import pandas as pd
 
 from . import sources
+from .caption_plan import Plan, list_manifests, member_offsets, plan_images
 from .caption_store import (
     CAPTIONS_FILE,
     CAPTIONS_SCHEMA,
-    PART_PREFIX,
     Checkpoint,
     clean_caption,
     import_captions,
@@ -60,7 +60,6 @@ from .caption_store import (
 from .captioner import DEFAULT_MODEL, DTYPES, Captioner, GenerationSettings, ImageRef, caption_refs
 from .common.devices import DeviceUnavailableError
 from .common.models import ModelUnavailableError
-from .manifest import HQ, read_manifest
 
 __all__ = [
     "CAPTIONS_FILE",
@@ -79,6 +78,7 @@ __all__ = [
     "join_captions",
     "list_manifests",
     "load_captions",
+    "member_offsets",
     "plan_images",
 ]
 
@@ -131,95 +131,6 @@ class CaptionReport:
     manifests_updated: int
     seconds: float
     store: str  # path of the captions file written
-
-
-# ---------------------------------------------------------------------------------------------
-# Planning: which images, and where their bytes are
-# ---------------------------------------------------------------------------------------------
-
-
-def list_manifests(manifests_dir: str | os.PathLike) -> list[Path]:
-    """Every manifest in the folder except the captions store (and its part files)."""
-    folder = Path(manifests_dir)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"manifest folder not found: {folder}")
-    return sorted(
-        p
-        for p in folder.glob("*.parquet")
-        if not p.name.startswith(".") and p.name != CAPTIONS_FILE and not p.name.startswith(PART_PREFIX)
-    )
-
-
-def _hq_member(key: str, members: Any) -> str | None:
-    try:
-        suffixes = json.loads(members) if isinstance(members, str) else list(members or [])
-    except (TypeError, ValueError):
-        suffixes = []
-    for suffix in suffixes:
-        if isinstance(suffix, str) and suffix.startswith(f"{HQ}."):
-            return f"{key}.{suffix}"
-    return None
-
-
-def _in_part(hq_sha256: str, part: tuple[int, int]) -> bool:
-    index, count = part
-    return count == 1 or int(hq_sha256[:15], 16) % count == index
-
-
-def member_offsets(shard_path: str, wanted: Iterable[str]) -> dict[str, tuple[int, int]]:
-    """Byte offset and size of the data of the wanted members of an uncompressed tar.
-
-    Reads tar headers only (the data is skipped), so workers can later read each image with
-    one seek instead of re-scanning the tar.
-    """
-    wanted = set(wanted)
-    found: dict[str, tuple[int, int]] = {}
-    with tarfile.open(shard_path, "r:") as tar:
-        for info in tar:
-            if info.isfile() and info.name in wanted:
-                found[info.name] = (info.offset_data, info.size)
-    return found
-
-
-@dataclass(frozen=True)
-class Plan:
-    refs: tuple[ImageRef, ...]  # the images to caption, in shard order
-    unique_images: int  # distinct clean images of the manifests (in this part), skipped ones included
-    rows: int  # ok rows of the manifests
-
-
-def plan_images(manifests: Sequence[Path], part: tuple[int, int] = (0, 1), skip: Iterable[str] = ()) -> Plan:
-    """Unique clean images (by ``hq_sha256``) of the manifests' ok rows, less the ``skip`` hashes.
-
-    When several rows share a clean image, the first by (shard, key) is read. Only the shards
-    holding images to caption have their headers read. Images come back ordered by shard and
-    offset, so shards are read front to back.
-    """
-    frames = [
-        read_manifest(path, status="ok")[["key", "hq_sha256", "shard_path", "members"]] for path in manifests
-    ]
-    if not frames:
-        return Plan((), 0, 0)
-    rows = pd.concat(frames, ignore_index=True)
-    total_rows = len(rows)
-    rows = rows[rows["hq_sha256"].notna() & rows["shard_path"].notna()]
-    rows = rows[[_in_part(h, part) for h in rows["hq_sha256"]]]
-    rows = rows.sort_values(["hq_sha256", "shard_path", "key"], kind="mergesort")
-    rows = rows.drop_duplicates("hq_sha256", keep="first")
-    unique = len(rows)
-    rows = rows[~rows["hq_sha256"].isin(set(skip))]
-
-    refs: list[ImageRef] = []
-    for shard_path, group in rows.groupby("shard_path", sort=True):
-        names = {h: _hq_member(k, m) for h, k, m in zip(group["hq_sha256"], group["key"], group["members"])}
-        offsets = (
-            member_offsets(shard_path, (n for n in names.values() if n)) if Path(shard_path).exists() else {}
-        )
-        for hq_sha256, name in names.items():
-            offset, size = offsets.get(name, (-1, 0)) if name else (-1, 0)
-            refs.append(ImageRef(hq_sha256, shard_path, name or "", offset, size))
-    refs.sort(key=lambda r: (r.shard_path, r.offset, r.hq_sha256))
-    return Plan(tuple(refs), unique, total_rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,35 +270,17 @@ def parse_part(ctx: click.Context | None, param: click.Parameter | None, value: 
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Only these manifests (repeatable; default: every manifest in --manifests).",
 )
-@click.option(
-    "--model", default=DEFAULT_MODEL, show_default=True, help="Hub id or local folder of a BLIP captioner."
-)
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Hub id or local folder of a BLIP captioner.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option(
-    "--dtype",
-    type=click.Choice(DTYPES),
-    default="auto",
-    show_default=True,
-    help="auto: fp16 on CUDA, fp32 on CPU.",
-)
+@click.option("--dtype", type=click.Choice(DTYPES), default="auto", show_default=True,
+              help="auto: fp16 on CUDA, fp32 on CPU.")
 @click.option("--max-new-tokens", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--num-beams", type=click.IntRange(min=1), default=1, show_default=True, help="1 = greedy.")
 @click.option("--prompt", default=None, help='Conditional captioning prefix, e.g. "a photography of".')
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    default=2,
-    show_default=True,
-    help="Image-decoding DataLoader workers.",
-)
-@click.option(
-    "--part",
-    default="0/1",
-    show_default=True,
-    callback=parse_part,
-    help="Caption only part i of N (0-based).",
-)
+@click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Image-decoding DataLoader workers.")
+@click.option("--part", default="0/1", show_default=True, callback=parse_part, help="Caption only part i of N (0-based).")
 @click.option("--overwrite", is_flag=True, help="Re-caption images that already have a caption.")
 @click.option(
     "--captions-file",
@@ -441,9 +334,7 @@ def command(
             captions_file=captions_file,
             progress=progress,
         )
-    except (ModelUnavailableError, DeviceUnavailableError) as error:
-        raise click.ClickException(str(error)) from None
-    except (FileNotFoundError, ValueError) as error:
+    except (ModelUnavailableError, DeviceUnavailableError, FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     finally:
         bar.close()
