@@ -40,7 +40,7 @@ def _captioner(preset: str, device: str, dtype: str, tokens: int, workdir: Path)
     import torch
 
     from pipelines.caption import Captioner, GenerationSettings
-    from tests.tiny_blip import build_blip, build_tiny_blip
+    from tests.pipelines.tiny_blip import build_blip, build_tiny_blip
 
     settings = GenerationSettings(max_new_tokens=tokens, min_new_tokens=tokens)
     if preset == "tiny":  # the real loading path: a folder written by save_pretrained

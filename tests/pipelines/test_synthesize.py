@@ -28,7 +28,7 @@ from pipelines.manifest import read_manifest
 from pipelines.synthesize import ConfigMismatch, synthesize
 from pipelines.worker import SynthConfig
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TASKS = ("noisy", "jpeg-compressed")
 
 

@@ -25,7 +25,7 @@ from pipelines.caption import (
 )
 from pipelines.cli import cli
 from pipelines.manifest import read_manifest
-from tests.tiny_blip import build_tiny_blip
+from tests.pipelines.tiny_blip import build_tiny_blip
 
 TASKS = ("noisy", "jpeg-compressed")
 VARIANTS = 2
