@@ -14,7 +14,7 @@ __all__ = ["load"]
 
 
 def load(path: str, device: str = "cpu") -> Any:
-    """Load a trained DA-CLIP model from a run or checkpoint folder (see :mod:`daclip.model`)."""
-    from .model import load as _load
+    """Load a trained DA-CLIP model from a run or checkpoint folder (see :mod:`daclip.controller.model`)."""
+    from .controller.model import load as _load
 
     return _load(path, device=device)

@@ -43,8 +43,8 @@ def evaluate_model(
     max_samples: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate a loaded DA-CLIP model; returns the JSON-able report (see the module docstring)."""
-    from .shards import load_index
-    from .transforms import make_loader
+    from ..data.loaders import make_loader
+    from ..data.shards import load_index
 
     device = torch.device(device)
     model = model.to(device).eval()

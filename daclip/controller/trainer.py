@@ -36,9 +36,9 @@ from torch import nn
 
 from pipelines.common.cli import setup_logging
 
+from ..runtime.distributed import Dist, init_distributed, set_cpu_threads, shutdown_distributed, warmup_cosine
 from .losses import DEGRADATION_LOSSES, LossConfig, daclip_loss
 from .model import CONTROL_ORDERS, DaCLIP, DaCLIPConfig
-from .training import Dist, init_distributed, set_cpu_threads, shutdown_distributed, warmup_cosine
 
 log = logging.getLogger(__name__)
 
@@ -170,10 +170,10 @@ def prune_checkpoints(out: Path, keep: int) -> None:
 # -- the loop -------------------------------------------------------------------------------------------
 def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     """Train (or resume) and return a summary: steps, last loss/accuracy, val accuracy, samples/s."""
-    from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+    from ..data.loaders import make_loader
+    from ..data.shards import load_index
+    from ..runtime.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
     from .model import build, state_for_checkpoint
-    from .shards import load_index
-    from .transforms import make_loader
 
     dist, device = init_distributed(cfg.device)
     if device.type == "cpu":
@@ -344,7 +344,7 @@ def _out_of_time(started: float, minutes: float, dist: Dist, device: torch.devic
 
 
 def _find_resume(out: Path) -> Path | None:
-    from .checkpoint import resolve_checkpoint
+    from ..runtime.checkpoint import resolve_checkpoint
 
     try:
         return resolve_checkpoint(out)
@@ -353,7 +353,7 @@ def _find_resume(out: Path) -> Path | None:
 
 
 def _gather_rng(dist: Dist) -> list[Any]:
-    from .checkpoint import rng_state
+    from ..runtime.checkpoint import rng_state
 
     state = rng_state()
     if dist.world == 1:
