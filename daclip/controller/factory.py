@@ -1,14 +1,18 @@
 """Build the frozen base CLIP: an open_clip architecture name plus a weight source.
 
 Architectures are open_clip JSON configs; ours (``tiny`` for CPU runs and tests) live in
-``daclip/model_configs/`` and are registered with ``open_clip.add_model_config``, so open_clip
-builds them like its own. Weights come from one of three sources, resolved here and nowhere else:
+``daclip/controller/model_configs/`` and are registered with ``open_clip.add_model_config``, so
+open_clip builds them like its own. ``--pretrained`` names one of three weight sources:
 
 * ``none``: random initialisation (seeded, without touching the global RNG);
 * a local file (``.safetensors``, or a ``.bin``/``.pt`` state dict read with ``weights_only``);
 * an open_clip pretrained tag (e.g. ``laion2b_s34b_b79k``), fetched through open_clip's own
-  download path (Hugging Face hub cache first). Offline without a cached copy this fails with
-  :class:`PretrainedUnavailable`, whose message names the local-file option.
+  download path (Hugging Face hub cache first).
+
+Sources are resolved, and failures explained, by :mod:`pipelines.common.models` (the resolver
+BLIP uses too): weights that cannot be had raise
+:class:`~pipelines.common.models.ModelUnavailableError` with a one-line message naming the
+local-file option.
 """
 
 from __future__ import annotations
@@ -19,16 +23,17 @@ from pathlib import Path
 
 import torch
 
+from pipelines.common.models import HUB, ModelSource, ModelUnavailableError, load_or_explain, resolve_source
+
 log = logging.getLogger(__name__)
 
 CONFIG_DIR = Path(__file__).parent / "model_configs"
 NO_WEIGHTS = ("", "none", "random")
+FLAG = "--pretrained"
+EXAMPLE = "/path/to/open_clip_model.safetensors"
+HUB_WEIGHTS = "open_clip_model.safetensors"  # what open_clip fetches from a hub repo given without a file
 
 _registered = False
-
-
-class PretrainedUnavailable(RuntimeError):
-    """The requested pretrained CLIP weights cannot be had (offline, unknown tag, missing file)."""
 
 
 def register_model_configs() -> None:
@@ -63,44 +68,45 @@ def create_clip(model_name: str, pretrained: str | None = "none", seed: int = 0)
 
     if model_name not in open_clip.list_models():
         raise ValueError(f"unknown CLIP architecture {model_name!r}; known: tiny, ViT-B-32, ViT-L-14, ...")
-    source = (pretrained or "none").strip()
+    spec = (pretrained or "none").strip()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        if source.lower() in NO_WEIGHTS:
+        if spec.lower() in NO_WEIGHTS:
             model = _quietly(open_clip.create_model, model_name, pretrained=None)
-        elif os.path.isfile(source):
-            try:
-                model = _quietly(open_clip.create_model, model_name, pretrained=source, weights_only=True)
-            except Exception as exn:
-                raise PretrainedUnavailable(f"cannot load {source} into {model_name}: {_first_line(exn)}") from None
-        elif open_clip.get_pretrained_cfg(model_name, source):
-            try:
-                model = _quietly(open_clip.create_model, model_name, pretrained=source)
-            except Exception as exn:
-                raise PretrainedUnavailable(_offline_message(model_name, source, exn)) from None
         else:
-            tags = ", ".join(open_clip.list_pretrained_tags_by_model(model_name)) or "none known"
-            raise PretrainedUnavailable(
-                f"--pretrained {source!r} is neither a file nor an open_clip tag of {model_name} "
-                f"(tags: {tags}); use --pretrained none for random initialisation"
-            )
+            model = _pretrained_clip(model_name, spec)
     return model.eval()
 
 
-def _offline_message(model_name: str, tag: str, exn: Exception) -> str:
-    reason = _first_line(exn)
-    offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") not in (None, "", "0") else ""
-    return (
-        f"cannot load pretrained CLIP weights {model_name}/{tag}{offline}: {reason}\n"
-        f"Download them where there is network (open_clip caches them in the Hugging Face hub cache), or pass "
-        f"a local file: --pretrained /path/to/open_clip_model.safetensors|.bin "
-        f"(unset HF_HUB_OFFLINE to let open_clip download)."
+def _pretrained_clip(model_name: str, spec: str) -> torch.nn.Module:
+    """Weights from a local file or an open_clip tag; failures explained by ``pipelines.common.models``."""
+    import open_clip
+
+    what = f"pretrained CLIP weights for {model_name}"
+    hint = f"{FLAG} takes a local .safetensors/.bin file, an open_clip tag of {model_name}, or none."
+    source = resolve_source(spec, what, FLAG, EXAMPLE, hint=hint)
+    if source.is_local:
+        return load_or_explain(
+            source, lambda path: _quietly(open_clip.create_model, model_name, pretrained=path, weights_only=True),
+            what, FLAG, EXAMPLE, hint=hint, errors=(Exception,),
+        )
+    cfg = open_clip.get_pretrained_cfg(model_name, spec)
+    if not cfg:
+        tags = ", ".join(open_clip.list_pretrained_tags_by_model(model_name)) or "none known"
+        raise ModelUnavailableError(
+            f"{FLAG} {spec!r} is neither a file nor an open_clip tag of {model_name} "
+            f"(tags: {tags}); use {FLAG} none for random initialisation"
+        )
+    repo, filename = os.path.split(cfg.get("hf_hub", ""))  # open_clip's "org/name/" or "org/name/file"
+    filename = filename or HUB_WEIGHTS
+    folder = Path(EXAMPLE).parent
+    download = f"huggingface-cli download {repo} {filename} --local-dir {folder}" if repo else None
+    return load_or_explain(
+        ModelSource(spec=spec, kind=HUB, ref=repo or spec),
+        lambda _: _quietly(open_clip.create_model, model_name, pretrained=spec),
+        f"pretrained CLIP weights {model_name}/{spec}", FLAG, str(folder / filename), download=download,
+        errors=(Exception,),
     )
-
-
-def _first_line(exn: Exception) -> str:
-    text = str(exn).strip()
-    return text.splitlines()[0][:200] if text else type(exn).__name__
 
 
 class _DropOpenClipRecords(logging.Filter):

@@ -447,7 +447,7 @@ def _append_jsonl(path: Path, row: dict[str, Any]) -> None:
 @click.option("-v", "--verbose", is_flag=True)
 def main(verbose: bool, **kwargs: Any) -> None:
     """Train the DA-CLIP controller on a frozen CLIP from WebDataset shards."""
-    from .factory import PretrainedUnavailable
+    from pipelines.common.models import ModelUnavailableError
 
     setup_logging(verbose)
     kwargs["shards"] = tuple(kwargs["shards"])
@@ -455,7 +455,7 @@ def main(verbose: bool, **kwargs: Any) -> None:
     try:
         cfg = TrainConfig(**kwargs)
         summary = train(cfg)
-    except (PretrainedUnavailable, ValueError, FileNotFoundError) as exn:
+    except (ModelUnavailableError, ValueError, FileNotFoundError) as exn:
         raise click.ClickException(str(exn)) from None
     if int(os.environ.get("RANK", "0")) == 0:
         click.echo(json.dumps({k: v for k, v in summary.items()}, default=float))

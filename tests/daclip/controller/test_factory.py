@@ -6,7 +6,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from daclip.controller.factory import PretrainedUnavailable, create_clip
+from daclip.controller.factory import create_clip
+from pipelines.common.models import ModelUnavailableError
 
 torch.set_num_threads(1)
 
@@ -22,11 +23,11 @@ def test_pretrained_from_a_local_file_and_offline_tag(tmp_path, monkeypatch):
     assert not torch.equal(create_clip("tiny", "none", seed=0).visual.proj, reference.visual.proj)
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(PretrainedUnavailable) as info:
+    with pytest.raises(ModelUnavailableError) as info:
         create_clip("ViT-B-32", "laion2b_s34b_b79k")
     message = str(info.value)
     assert "--pretrained /path/to/open_clip_model.safetensors" in message and "HF_HUB_OFFLINE" in message
-    with pytest.raises(PretrainedUnavailable, match="neither a file nor an open_clip tag"):
+    with pytest.raises(ModelUnavailableError, match="neither a file nor an open_clip tag"):
         create_clip("tiny", "no_such_tag")
     with pytest.raises(ValueError, match="unknown CLIP architecture"):
         create_clip("no-such-model", "none")
