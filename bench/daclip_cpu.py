@@ -96,9 +96,9 @@ def synthesize(clean: Path, out: Path, variants: int, workers: int, seed: int) -
 def loader_throughput(manifests: list[str], model: str, image_size: int, batch_size: int, workers: int,
                       batches: int) -> float:
     """Samples/s of the training loader alone (decode, crop, tokenise, batch; LQ and HQ)."""
-    from daclip.factory import get_tokenizer
-    from daclip.shards import load_index
-    from daclip.transforms import make_loader
+    from daclip.controller.factory import get_tokenizer
+    from daclip.data.loaders import make_loader
+    from daclip.data.shards import load_index
 
     loader = make_loader(load_index(manifests), image_size=image_size, tokenizer=get_tokenizer(model),
                          batch_size=batch_size, seed=0, train=True, with_hq=True, workers=workers)
@@ -134,9 +134,9 @@ def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, s
     import torch
 
     from daclip import load
-    from daclip.evaluate import evaluate_model, write_outputs
-    from daclip.factory import create_clip
-    from daclip.train_daclip import TrainConfig, train
+    from daclip.controller.evaluate import evaluate_model, write_outputs
+    from daclip.controller.factory import create_clip
+    from daclip.controller.trainer import TrainConfig, train
 
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -161,7 +161,7 @@ def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, s
             count = len(list(clean.glob("*.png")))
         sets[split] = sorted(str(p) for p in (work / split / "manifests").glob("*.parquet"))
         result[f"{split}_clean_images"] = count
-    from daclip.shards import load_index
+    from daclip.data.shards import load_index
 
     result["train_samples"] = load_index(sets["train"]).num_samples
     result["val_samples"] = load_index(sets["val"]).num_samples

@@ -84,8 +84,7 @@ def synthesize(root: Path, tile: int, variants: int) -> list[str]:
 
 
 def val_pairs(manifests: list[str], split: str) -> dict[str, list[dict]]:
-    from daclip.shards import sample_stream
-    from daclip.train_restore import split_by_degradation
+    from daclip.data.shards import sample_stream, split_by_degradation
 
     return {name: list(sample_stream(index, resampled=False, shuffle_buffer=0))
             for name, index in split_by_degradation(manifests, split).items()}
@@ -121,10 +120,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from daclip.metrics import psnr
-    from daclip.restoration import load_restoration
-    from daclip.restore import SamplingConfig, restore_array
-    from daclip.train_restore import TrainConfig, train
+    from daclip.restoration.metrics import psnr
+    from daclip.restoration.restoration import load_restoration
+    from daclip.restoration.restore import SamplingConfig, restore_array
+    from daclip.restoration.trainer import TrainConfig, train
 
     root = Path(args.out)
     manifests = synthesize(root, args.tile, args.variants)

@@ -7,10 +7,10 @@ import click
 from pipelines.common.cli import LazyGroup, setup_logging
 
 SUBCOMMANDS = {
-    "classify": "daclip.classify:command",
-    "evaluate": "daclip.evaluate:command",
-    "restore": "daclip.restore:command",
-    "evaluate-restore": "daclip.evaluate_restore:command",
+    "classify": "daclip.controller.classify:command",
+    "evaluate": "daclip.controller.evaluate:command",
+    "restore": "daclip.restoration.restore:command",
+    "evaluate-restore": "daclip.restoration.evaluate:command",
 }
 
 

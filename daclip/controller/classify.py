@@ -35,7 +35,7 @@ def classify_images(model, paths: Sequence[str | os.PathLike], device: torch.dev
     """Classify image files one at a time; an unreadable file becomes a Prediction with ``error``."""
     from pipelines.common.images import load_image
 
-    from .transforms import to_float
+    from ..data.transforms import to_float
 
     results = []
     for path in paths:

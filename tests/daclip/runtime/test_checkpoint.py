@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from daclip.checkpoint import load_checkpoint, resolve_checkpoint, rng_state, save_checkpoint, set_rng_state
+from daclip.runtime.checkpoint import (
+    load_checkpoint,
+    resolve_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 
 
 def test_model_optimizer_scheduler_and_rng_round_trip(tmp_path):

@@ -20,14 +20,20 @@ import cv2
 import numpy as np
 import torch
 
+from pipelines.common.devices import resolve_device
+from pipelines.common.files import write_text_atomic
+from pipelines.common.images import save_image
+
+from ..data.shards import sample_stream, split_by_degradation
 from .metrics import CHANNELS, LpipsUnavailable, lpips_metric, psnr, ssim
-from .restoration import WEIGHTS, load_encoder, load_restoration
-from .restore import SamplingConfig, num_network_calls, restore_array, write_png_atomic
-from .sde import SAMPLERS
+from .restoration import WEIGHTS, ImageEncoder, load_encoder, load_restoration
+from .restore import SamplingConfig, num_network_calls, restore_array
+from .sde import IRSDE, SAMPLERS
+from .unet import ConditionalUNet
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EvalConfig", "command", "evaluate_restore", "make_grid"]
+__all__ = ["EvalConfig", "command", "evaluate_restore", "make_grid", "validate"]
 
 
 @dataclass(frozen=True)
@@ -91,19 +97,16 @@ def _mean(values: list[float]) -> float | None:
 def evaluate_restore(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
     from tqdm import tqdm
 
-    from .shards import sample_stream
-    from .train_restore import split_by_degradation
-
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    device = torch.device(cfg.device)
+    device = resolve_device(cfg.device)
     loaded = load_restoration(cfg.ckpt, device=device)
     net = loaded.inference_net(cfg.weights).eval()
     encoder = load_encoder(loaded.config, device, cfg.daclip)
     lpips_fn, lpips_status = None, "disabled"
     if cfg.lpips:
         try:
-            lpips_fn, lpips_status = lpips_metric(cfg.device), "ok"
+            lpips_fn, lpips_status = lpips_metric(str(device)), "ok"
         except LpipsUnavailable as exn:
             lpips_status = str(exn)
             log.warning("%s", exn)
@@ -134,12 +137,12 @@ def evaluate_restore(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
                     row["lq_lpips"] = lpips_fn(lq, hq)
                 images.append(row)
                 if cfg.save_images:
-                    write_png_atomic(restored, out / "images" / name / f"{sample['key']}.png")
+                    save_image(restored, out / "images" / name / f"{sample['key']}.png")
                 if len(rows) < cfg.grid_rows:
                     rows.append((lq, restored, hq))
                 bar.update(1)
             if rows:
-                grid_path = write_png_atomic(make_grid(rows, cfg.grid_height), out / f"grid_{name}.png")
+                grid_path = save_image(make_grid(rows, cfg.grid_height), out / f"grid_{name}.png")
                 grids[name] = grid_path.name
     metric_names = ["psnr", "ssim", "lq_psnr", "lq_ssim"] + (["lpips", "lq_lpips"] if lpips_fn else [])
     per_degradation = {}
@@ -160,10 +163,27 @@ def evaluate_restore(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
         "grids": grids,
         "images": images,
     }
-    tmp = out / ".metrics.json.tmp"
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    tmp.replace(out / "metrics.json")
+    write_text_atomic(json.dumps(report, indent=2) + "\n", out / "metrics.json")
     return report
+
+
+def validate(
+    net: ConditionalUNet, sde: IRSDE, encoder: ImageEncoder | None, samples: list[dict[str, Any]],
+    steps: int | None, device: str | torch.device,
+) -> dict[str, float]:
+    """Mean PSNR of restored validation crops (posterior sampler, seed 0, untiled) and of their LQ inputs."""
+    sampling = SamplingConfig(sampler="posterior", steps=steps, seed=0, tile=None)
+    restored, degraded = [], []
+    for s in samples:
+        out = restore_array(net, sde, encoder, s["lq"], sampling, device)
+        restored.append(psnr(out, s["hq"]))
+        degraded.append(psnr(s["lq"], s["hq"]))
+    finite = [(r, d) for r, d in zip(restored, degraded) if math.isfinite(r) and math.isfinite(d)]
+    return {
+        "val_psnr": float(np.mean([r for r, _ in finite])) if finite else float("nan"),
+        "val_psnr_lq": float(np.mean([d for _, d in finite])) if finite else float("nan"),
+        "val_images": len(samples),
+    }
 
 
 @click.command("evaluate-restore")

@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
-import daclip.train_restore as train_restore
+import daclip.restoration.trainer as train_restore
 from daclip.cli import cli as daclip_cli
 from pipelines.cli import cli as dataset_cli
 
@@ -118,8 +118,8 @@ def test_train_resume_restore_evaluate(dataset, tmp_path, monkeypatch):
 
 def test_daclip_conditioned_training_and_restore(dataset, tmp_path):
     """A real (tiny, randomly initialised) DA-CLIP conditions the U-Net end to end."""
-    from daclip.checkpoint import save_checkpoint
-    from daclip.model import DaCLIPConfig, build, state_for_checkpoint
+    from daclip.controller.model import DaCLIPConfig, build, state_for_checkpoint
+    from daclip.runtime.checkpoint import save_checkpoint
 
     encoder = build(DaCLIPConfig(model="tiny", pretrained="none"))
     save_checkpoint(tmp_path / "daclip" / "checkpoints" / "step_0", state_for_checkpoint(encoder),

@@ -1,4 +1,4 @@
-"""PSNR/SSIM conventions (RGB/Y, border crop, paper SSIM window), LPIPS skipped offline, grids."""
+"""PSNR/SSIM conventions (RGB/Y, border crop, paper SSIM window), LPIPS skipped offline."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from daclip.evaluate_restore import make_grid
-from daclip.metrics import LpipsUnavailable, lpips_metric, psnr, ssim, to_y
+from daclip.restoration.metrics import LpipsUnavailable, lpips_metric, psnr, ssim, to_y
 
 
 def _noisy(img: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
@@ -71,11 +70,3 @@ def test_lpips_is_skipped_with_a_reason_when_weights_are_missing(monkeypatch, tm
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     with pytest.raises(LpipsUnavailable, match="LPIPS skipped"):
         lpips_metric()
-
-
-def test_grid_puts_panels_side_by_side():
-    rows = [(np.zeros((30, 40, 3), np.uint8),) * 3, (np.zeros((60, 40, 3), np.uint8),) * 3]
-    grid = make_grid(rows, height=30, gap=2)
-    assert grid.shape == (30 + 2 + 30, 3 * 40 + 2 * 2, 3)
-    assert (grid[:30, 40:42] == 255).all() and (grid[:30, :40] == 0).all()  # LQ, then the gap
-    assert (grid[32:, 64:] == 255).all()  # the second row, resized to the common height, is padded

@@ -1,6 +1,6 @@
 """The restoration model: factory (JSON configs in ``restore_configs/``), EMA, checkpoints, conditioning.
 
-A restoration checkpoint is a :mod:`daclip.checkpoint` folder whose ``model.safetensors`` holds
+A restoration checkpoint is a :mod:`daclip.runtime.checkpoint` folder whose ``model.safetensors`` holds
 the U-Net weights under ``net.`` and their EMA under ``ema.``, and whose ``config.json`` says how
 to rebuild everything::
 
@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from ..runtime.checkpoint import load_checkpoint, save_checkpoint
 from .sde import IRSDE, SDEConfig
 from .unet import ConditionalUNet, UNetConfig
 
@@ -225,7 +225,7 @@ def load_encoder(config: RestorationConfig, device: str | torch.device, override
     if not path:
         raise ValueError("this restoration model is DA-CLIP conditioned but its config names no DA-CLIP "
                          "checkpoint: pass --daclip")
-    from . import load
+    from .. import load
 
     encoder = load(path, device=device)
     if int(encoder.embed_dim) != config.unet.context_dim:

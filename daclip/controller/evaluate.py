@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,9 @@ import torch.nn.functional as F
 from degradations import NAMES
 from pipelines.common.devices import resolve_device
 
+from ..runtime.distributed import Dist
 from .classify import DEFAULT_CKPT
+from .model import DaCLIP
 
 
 @torch.no_grad()
@@ -43,8 +45,8 @@ def evaluate_model(
     max_samples: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate a loaded DA-CLIP model; returns the JSON-able report (see the module docstring)."""
-    from .shards import load_index
-    from .transforms import make_loader
+    from ..data.loaders import make_loader
+    from ..data.shards import load_index
 
     device = torch.device(device)
     model = model.to(device).eval()
@@ -110,6 +112,26 @@ def evaluate_model(
     }
 
 
+@torch.no_grad()
+def val_accuracy(model: DaCLIP, loader: Iterable[dict[str, Any]], device: torch.device, dist: Dist) -> float:
+    """Degradation accuracy over every sample of the val manifest (summed across ranks)."""
+    was_training = model.training
+    model.eval()
+    correct = total = 0
+    for batch in loader:
+        probs = model.classify(batch["image"].to(device))
+        correct += int((probs.argmax(-1).cpu() == batch["label"]).sum())
+        total += len(batch["label"])
+    if dist.world > 1:
+        import torch.distributed as tdist
+
+        counts = torch.tensor([correct, total], dtype=torch.float64, device=device)  # NCCL needs CUDA tensors
+        tdist.all_reduce(counts)
+        correct, total = int(counts[0]), int(counts[1])
+    model.train(was_training)
+    return correct / max(1, total)
+
+
 def _mean(total: float, count: int) -> float | None:
     return round(total / count, 4) if count else None
 
@@ -150,18 +172,12 @@ def confusion_image(confusion: np.ndarray, names: Sequence[str], cell: int = 44)
 
 def write_outputs(report: dict[str, Any], out: Path) -> dict[str, Path]:
     """``evaluation.json`` and ``confusion.png`` in ``out``, each written atomically."""
-    import cv2
+    from pipelines.common.files import write_text_atomic
+    from pipelines.common.images import save_image
 
-    from pipelines.common.files import write_bytes_atomic
-
-    out.mkdir(parents=True, exist_ok=True)
-    png = confusion_image(np.asarray(report["confusion"]), report["labels"])
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(png, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError("could not encode the confusion matrix PNG")
     paths = {"json": out / "evaluation.json", "png": out / "confusion.png"}
-    write_bytes_atomic(encoded.tobytes(), paths["png"])
-    write_bytes_atomic((json.dumps(report, indent=2) + "\n").encode(), paths["json"])
+    save_image(confusion_image(np.asarray(report["confusion"]), report["labels"]), paths["png"])
+    write_text_atomic(json.dumps(report, indent=2) + "\n", paths["json"])
     return paths
 
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from daclip.restoration import create_model
-from daclip.restore import SamplingConfig, restore_array, restore_tensor, tile_grid
-from daclip.sde import IRSDE
+from daclip.restoration.restoration import create_model
+from daclip.restoration.restore import SamplingConfig, restore_array, restore_tensor, tile_grid
+from daclip.restoration.sde import IRSDE
 
 torch.set_num_threads(1)
 

@@ -88,6 +88,14 @@ def load_index(manifests: str | os.PathLike | Sequence[str | os.PathLike], split
     return ShardIndex(shards=tuple(sorted(shards)), samples=samples)
 
 
+
+def split_by_degradation(
+    manifests: str | os.PathLike | Sequence[str | os.PathLike], split: str | None = None
+) -> dict[str, ShardIndex]:
+    """One :class:`ShardIndex` per degradation (sorted by name) of the manifests' rows."""
+    return load_index(manifests, split).by_degradation()
+
+
 def _member(sample: dict[str, Any], stem: str) -> bytes:
     for suffix, value in sample.items():
         if suffix.startswith(stem + ".") and suffix.rsplit(".", 1)[-1] in ("png", "webp", "jpg", "jpeg"):

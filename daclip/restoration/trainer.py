@@ -3,7 +3,7 @@
 One training step: aligned random HQ/LQ patches (flips, transposition), degradations taken in
 turn so every type is equally represented, the frozen DA-CLIP's ``(content, degradation)``
 embeddings of the LQ patch, a random timestep and noise, and the maximum-likelihood L1 loss of
-:meth:`daclip.sde.IRSDE.loss`. AdamW + (optional warmup then) cosine decay, EMA weights, AMP on CUDA,
+:meth:`daclip.restoration.sde.IRSDE.loss`. AdamW + (optional warmup then) cosine decay, EMA weights, AMP on CUDA,
 torchrun DDP (NCCL on GPUs, gloo on CPU).
 
 For short budgets (about 1k steps on CPU) ``--prediction x0 --loss x0`` trains far faster than the
@@ -18,29 +18,28 @@ batches and ends with the same weights as an uninterrupted one.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import math
 import os
-import queue
-import threading
 import time
-from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 import torch
 
 from pipelines.common.cli import setup_logging
 
-from .checkpoint import rng_state, set_rng_state
+from ..data.pairs import PatchBatches, load_val_samples
+from ..data.pairs import derive_seed as _seed
+from ..data.prefetch import prefetch
+from ..data.shards import split_by_degradation
+from ..runtime.checkpoint import rng_state, set_rng_state
+from ..runtime.distributed import init_distributed, set_cpu_threads, shutdown_distributed, warmup_cosine
+from .evaluate import validate
 from .restoration import EMA, RestorationConfig, create_model, embed, load_restoration, save_restoration
 from .sde import IRSDE, SDEConfig
-from .training import init_distributed, set_cpu_threads, shutdown_distributed, warmup_cosine
 
 log = logging.getLogger(__name__)
 
@@ -96,176 +95,6 @@ class TrainConfig:
 LOSSES = {"ml": IRSDE.loss, "x0": IRSDE.x0_loss}
 
 
-# --- data --------------------------------------------------------------------------------------
-def _seed(*parts: int) -> int:
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, dtype=np.uint64)[0] >> 1)
-
-
-def random_patch_pair(
-    lq: np.ndarray, hq: np.ndarray, patch: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """The same random crop of LQ and HQ (reflect-padded if smaller), then a random flip/transposition."""
-    if lq.shape != hq.shape:
-        raise ValueError(f"LQ {lq.shape} and HQ {hq.shape} are not aligned")
-    h, w = lq.shape[:2]
-    if h < patch or w < patch:
-        ph, pw = max(0, patch - h), max(0, patch - w)
-        mode = "reflect" if ph < h and pw < w else "edge"
-        lq = np.pad(lq, ((0, ph), (0, pw), (0, 0)), mode=mode)
-        hq = np.pad(hq, ((0, ph), (0, pw), (0, 0)), mode=mode)
-        h, w = lq.shape[:2]
-    top = int(rng.integers(0, h - patch + 1))
-    left = int(rng.integers(0, w - patch + 1))
-    pair = [a[top : top + patch, left : left + patch] for a in (lq, hq)]
-    hflip, vflip, transpose = (bool(b) for b in rng.integers(0, 2, 3))
-    out = []
-    for a in pair:
-        if hflip:
-            a = a[:, ::-1]
-        if vflip:
-            a = a[::-1]
-        if transpose:
-            a = a.transpose(1, 0, 2)
-        out.append(np.ascontiguousarray(a))
-    return out[0], out[1]
-
-
-def split_by_degradation(manifests: Sequence[str], split: str | None) -> dict[str, Any]:
-    """One :class:`daclip.shards.ShardIndex` per degradation (sorted by name)."""
-    from .shards import load_index
-
-    return load_index(list(manifests), split).by_degradation()
-
-
-class PatchBatches:
-    """Deterministic batches ``(lq, hq)`` (B x 3 x P x P float in [0, 1]) for steps ``start..``.
-
-    Degradations are taken in turn (sample i of step s is type ``(s * B + i) % n``); each type has
-    its own resampled shard stream, restarted every ``segment`` steps with a seed derived from
-    ``(seed, rank, segment, type)``, so the batch of any step can be reproduced from a checkpoint.
-    """
-
-    def __init__(self, indexes: dict[str, Any], batch_size: int, patch: int, seed: int, rank: int,
-                 segment: int, shuffle_buffer: int):
-        self.indexes = indexes
-        self.names = sorted(indexes)
-        self.batch_size = batch_size
-        self.patch = patch
-        self.seed = seed
-        self.rank = rank
-        self.segment = segment
-        self.shuffle_buffer = shuffle_buffer
-
-    def _streams(self, segment: int) -> dict[str, Iterator[dict[str, Any]]]:
-        from .shards import sample_stream
-
-        return {
-            name: iter(sample_stream(self.indexes[name], resampled=True, shuffle_buffer=self.shuffle_buffer,
-                                     seed=_seed(self.seed, self.rank, segment, i)))
-            for i, name in enumerate(self.names)
-        }
-
-    def _types(self, step: int) -> list[str]:
-        n = len(self.names)
-        return [self.names[(step * self.batch_size + i) % n] for i in range(self.batch_size)]
-
-    def __call__(self, start: int) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
-        step = start
-        segment = step // self.segment
-        streams = self._streams(segment)
-        for s in range(segment * self.segment, start):  # mid-segment resume: replay the stream
-            for name in self._types(s):
-                next(streams[name])
-        while True:
-            if step // self.segment != segment:
-                segment = step // self.segment
-                streams = self._streams(segment)
-            rng = np.random.default_rng(_seed(self.seed, self.rank, step, 1))
-            lqs, hqs = [], []
-            for name in self._types(step):
-                sample = next(streams[name])
-                lq, hq = random_patch_pair(sample["lq"], sample["hq"], self.patch, rng)
-                lqs.append(lq)
-                hqs.append(hq)
-            yield step, _batch(lqs), _batch(hqs)
-            step += 1
-
-
-def _batch(images: list[np.ndarray]) -> torch.Tensor:
-    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div(255)
-
-
-def prefetch(it: Iterator[Any], depth: int = 4) -> Iterator[Any]:
-    """Run an iterator in a background thread (image decoding releases the GIL), order kept."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def work() -> None:
-        try:
-            for item in it:
-                if stop.is_set():
-                    return
-                q.put(item)
-        except BaseException as exn:  # handed to the consumer
-            q.put(exn)
-        q.put(done)
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a producer waiting on a full queue so it can exit
-            with contextlib.suppress(queue.Empty):
-                q.get(timeout=0.1)
-
-
-# --- validation -------------------------------------------------------------------------------
-def load_val_samples(manifests: Sequence[str], split: str | None, n: int, crop: int) -> list[dict[str, Any]]:
-    """Up to ``n`` validation pairs, spread over degradations, centre-cropped to ``crop``."""
-    from .shards import sample_stream
-
-    per_type = split_by_degradation(manifests, split)
-    quota = max(1, math.ceil(n / max(1, len(per_type))))
-    out: list[dict[str, Any]] = []
-    for name in sorted(per_type):
-        for taken, sample in enumerate(sample_stream(per_type[name], resampled=False, shuffle_buffer=0), 1):
-            h, w = sample["lq"].shape[:2]
-            top, left = max(0, (h - crop) // 2), max(0, (w - crop) // 2)
-            sample = {**sample, "lq": sample["lq"][top : top + crop, left : left + crop],
-                      "hq": sample["hq"][top : top + crop, left : left + crop]}
-            out.append(sample)
-            if taken >= quota:
-                break
-    return out[:n] if len(out) > n else out
-
-
-def validate(net, sde: IRSDE, encoder, samples: list[dict[str, Any]], steps: int | None, device) -> dict[str, float]:
-    from .metrics import psnr
-    from .restore import SamplingConfig, restore_array
-
-    sampling = SamplingConfig(sampler="posterior", steps=steps, seed=0, tile=None)
-    restored, degraded = [], []
-    for s in samples:
-        out = restore_array(net, sde, encoder, s["lq"], sampling, device)
-        restored.append(psnr(out, s["hq"]))
-        degraded.append(psnr(s["lq"], s["hq"]))
-    finite = [(r, d) for r, d in zip(restored, degraded) if math.isfinite(r) and math.isfinite(d)]
-    return {
-        "val_psnr": float(np.mean([r for r, _ in finite])) if finite else float("nan"),
-        "val_psnr_lq": float(np.mean([d for _, d in finite])) if finite else float("nan"),
-        "val_images": len(samples),
-    }
-
-
 # --- training ---------------------------------------------------------------------------------
 def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     """Train (or resume) a restoration model; returns the last logged metrics."""
@@ -279,7 +108,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     encoder = None
     context_dim = None
     if cfg.daclip:
-        from . import load as load_daclip
+        from .. import load as load_daclip
 
         encoder = load_daclip(cfg.daclip, device=str(device)).eval().requires_grad_(False)
         context_dim = int(encoder.embed_dim)

@@ -34,8 +34,8 @@ from torch import nn
 
 from degradations import NAMES
 
+from ..data.transforms import preprocess_tensor
 from .factory import create_clip, get_tokenizer
-from .transforms import preprocess_tensor
 
 CONTROL_ORDERS = ("aligned", "reversed")
 MAX_LOGIT_SCALE = math.log(100.0)
@@ -215,7 +215,7 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> DaCLIP:
     The base CLIP is built without weights (no download) and everything comes from the
     checkpoint's ``model.safetensors``.
     """
-    from .checkpoint import load_checkpoint
+    from ..runtime.checkpoint import load_checkpoint
 
     weights, config, _ = load_checkpoint(path)
     model_config = config.get("model", config)

@@ -11,7 +11,6 @@ an untiled one. DA-CLIP sees the whole LQ image once (shorter side resized), as 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import click
 import numpy as np
 import torch
 
+from pipelines.common.devices import resolve_device
 from pipelines.common.images import load_image, save_image
 
 from .restoration import WEIGHTS, ImageEncoder, embed, load_encoder, load_restoration
@@ -184,11 +184,6 @@ def restore_array(
 
 
 # --- files -----------------------------------------------------------------------------------
-def write_png_atomic(img: np.ndarray, path: str | os.PathLike) -> Path:
-    """Write an RGB restored image as PNG, atomically (the pipelines' one image writer)."""
-    return save_image(img, Path(path).with_suffix(".png"))
-
-
 def restore_files(
     images: list[Path], out: Path, ckpt: str, sampling: SamplingConfig, device: str = "cpu",
     daclip: str | None = None, weights: str = "ema", overwrite: bool = False, progress: bool = True,
@@ -200,6 +195,7 @@ def restore_files(
     dupes = {n.name for n in names if names.count(n) > 1}
     if dupes:
         raise click.UsageError(f"several inputs would write the same output name: {sorted(dupes)}")
+    device = resolve_device(device)
     loaded = load_restoration(ckpt, device=device)
     net = loaded.inference_net(weights).eval()
     encoder = load_encoder(loaded.config, device, daclip)
@@ -212,7 +208,7 @@ def restore_files(
         total = num_network_calls(img.shape[0], img.shape[1], loaded.sde, sampling)
         with tqdm(total=total, desc=Path(src).name, unit="tile", disable=not progress) as bar:
             restored = restore_array(net, loaded.sde, encoder, img, sampling, device, bar.update)
-        written.append(write_png_atomic(restored, dst))
+        written.append(save_image(restored, dst))
     return written
 
 

@@ -36,9 +36,11 @@ from torch import nn
 
 from pipelines.common.cli import setup_logging
 
-from .losses import DEGRADATION_LOSSES, LossConfig, daclip_loss
+from ..runtime.distributed import Dist, init_distributed, set_cpu_threads, shutdown_distributed, warmup_cosine
+from .evaluate import val_accuracy
+from .losses import DEGRADATION_LOSSES, LossConfig
 from .model import CONTROL_ORDERS, DaCLIP, DaCLIPConfig
-from .training import Dist, init_distributed, set_cpu_threads, shutdown_distributed, warmup_cosine
+from .task import TrainingTask, param_groups
 
 log = logging.getLogger(__name__)
 
@@ -84,76 +86,13 @@ class TrainConfig:
         LossConfig(self.degradation_loss, self.hq_align_weight)  # validates
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on >= 2-D weights only; none on biases, norms, embeddings' 1-D gains, logit scale."""
-    decay, no_decay = [], []
-    for _, p in model.named_parameters():
-        if p.requires_grad:
-            (decay if p.ndim >= 2 else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
 def stream_seed(seed: int, step: int) -> int:
     """Seed of the data stream segment that starts at ``step`` (stable across resumes)."""
     return int(np.random.SeedSequence([seed, step]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
-class TrainingTask(nn.Module):
-    """Model + loss: ``forward(batch) -> (named loss terms, degradation logits)``. DDP wraps this."""
-
-    def __init__(self, model: DaCLIP, loss: LossConfig):
-        super().__init__()
-        self.model = model
-        self.loss = loss
-
-    def forward(self, batch: dict[str, Any]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        model = self.model
-        image = batch["image"]
-        degradation, hints = model.control(image)
-        has_caption = batch["has_caption"]
-        # the controlled encoder only matters to the content terms: skip it when none applies
-        needs_content = bool(has_caption.any()) or self.loss.hq_align_weight > 0
-        content = model.encode_controlled(image, hints) if needs_content else None
-        with torch.no_grad():
-            class_text = model.degradation_text_features()
-            caption_text = model.encode_text(batch["text"]) if bool(has_caption.any()) else None
-            hq = model.encode_plain(batch["hq"]) if "hq" in batch and self.loss.hq_align_weight > 0 else None
-        return daclip_loss(
-            self.loss,
-            content=None if content is None else content.float(),
-            degradation=degradation.float(),
-            labels=batch["label"],
-            class_text=class_text.float(),
-            scale=model.logit_scale.exp(),
-            caption_text=None if caption_text is None else caption_text.float(),
-            has_caption=has_caption,
-            hq_features=hq,
-        )
-
-
 def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-
-
-# -- evaluation during training -----------------------------------------------------------------------
-@torch.no_grad()
-def val_accuracy(model: DaCLIP, loader, device: torch.device, dist: Dist) -> float:
-    """Degradation accuracy over every sample of the val manifest (summed across ranks)."""
-    was_training = model.training
-    model.eval()
-    correct = total = 0
-    for batch in loader:
-        probs = model.classify(batch["image"].to(device))
-        correct += int((probs.argmax(-1).cpu() == batch["label"]).sum())
-        total += len(batch["label"])
-    if dist.world > 1:
-        import torch.distributed as tdist
-
-        counts = torch.tensor([correct, total], dtype=torch.float64, device=device)  # NCCL needs CUDA tensors
-        tdist.all_reduce(counts)
-        correct, total = int(counts[0]), int(counts[1])
-    model.train(was_training)
-    return correct / max(1, total)
 
 
 # -- checkpoints ----------------------------------------------------------------------------------------
@@ -170,10 +109,10 @@ def prune_checkpoints(out: Path, keep: int) -> None:
 # -- the loop -------------------------------------------------------------------------------------------
 def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     """Train (or resume) and return a summary: steps, last loss/accuracy, val accuracy, samples/s."""
-    from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+    from ..data.loaders import make_loader
+    from ..data.shards import load_index
+    from ..runtime.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
     from .model import build, state_for_checkpoint
-    from .shards import load_index
-    from .transforms import make_loader
 
     dist, device = init_distributed(cfg.device)
     if device.type == "cpu":
@@ -344,7 +283,7 @@ def _out_of_time(started: float, minutes: float, dist: Dist, device: torch.devic
 
 
 def _find_resume(out: Path) -> Path | None:
-    from .checkpoint import resolve_checkpoint
+    from ..runtime.checkpoint import resolve_checkpoint
 
     try:
         return resolve_checkpoint(out)
@@ -353,7 +292,7 @@ def _find_resume(out: Path) -> Path | None:
 
 
 def _gather_rng(dist: Dist) -> list[Any]:
-    from .checkpoint import rng_state
+    from ..runtime.checkpoint import rng_state
 
     state = rng_state()
     if dist.world == 1:
@@ -447,7 +386,7 @@ def _append_jsonl(path: Path, row: dict[str, Any]) -> None:
 @click.option("-v", "--verbose", is_flag=True)
 def main(verbose: bool, **kwargs: Any) -> None:
     """Train the DA-CLIP controller on a frozen CLIP from WebDataset shards."""
-    from .factory import PretrainedUnavailable
+    from pipelines.common.models import ModelUnavailableError
 
     setup_logging(verbose)
     kwargs["shards"] = tuple(kwargs["shards"])
@@ -455,7 +394,7 @@ def main(verbose: bool, **kwargs: Any) -> None:
     try:
         cfg = TrainConfig(**kwargs)
         summary = train(cfg)
-    except (PretrainedUnavailable, ValueError, FileNotFoundError) as exn:
+    except (ModelUnavailableError, ValueError, FileNotFoundError) as exn:
         raise click.ClickException(str(exn)) from None
     if int(os.environ.get("RANK", "0")) == 0:
         click.echo(json.dumps({k: v for k, v in summary.items()}, default=float))

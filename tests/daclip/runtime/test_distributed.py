@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daclip.training import Dist, init_distributed, warmup_cosine
+from daclip.runtime.distributed import Dist, init_distributed, warmup_cosine
 
 
 def test_warmup_then_cosine_to_the_floor():
@@ -29,7 +29,7 @@ def test_cpu_threads_leave_room_for_loader_workers(monkeypatch):
 
     import torch
 
-    from daclip.training import set_cpu_threads
+    from daclip.runtime.distributed import set_cpu_threads
 
     before = torch.get_num_threads()
     try:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from degradations.color import psnr as _psnr
+
 __all__ = ["CHANNELS", "LpipsUnavailable", "lpips_metric", "psnr", "ssim", "to_y"]
 
 CHANNELS = ("rgb", "y")
@@ -48,10 +50,8 @@ def _prepare(a: np.ndarray, b: np.ndarray, crop_border: int, channel: str) -> tu
 
 
 def psnr(a: np.ndarray, b: np.ndarray, crop_border: int = 0, channel: str = "rgb") -> float:
-    """PSNR in dB (peak 255); ``inf`` for identical images."""
-    x, y = _prepare(a, b, crop_border, channel)
-    mse = float(np.mean((x - y) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
+    """PSNR in dB (peak 255); ``inf`` for identical images. The formula is ``degradations.psnr``'s."""
+    return _psnr(*_prepare(a, b, crop_border, channel), data_range=255.0)
 
 
 def ssim(a: np.ndarray, b: np.ndarray, crop_border: int = 0, channel: str = "rgb") -> float:

@@ -1,0 +1,125 @@
+"""Aligned (LQ, HQ) pairs for restoration: random patches, deterministic batches, validation crops.
+
+Everything random here is a pure function of explicit seeds (:func:`derive_seed`), so the batch
+of any training step can be rebuilt from ``(seed, rank, step)`` after a resume.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from .shards import ShardIndex, sample_stream, split_by_degradation
+
+__all__ = ["PatchBatches", "derive_seed", "load_val_samples", "random_patch_pair"]
+
+
+def derive_seed(*parts: int) -> int:
+    """A 63-bit seed from integers (run seed, rank, step, purpose...), stable across processes."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def random_patch_pair(
+    lq: np.ndarray, hq: np.ndarray, patch: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same random crop of LQ and HQ (reflect-padded if smaller), then a random flip/transposition."""
+    if lq.shape != hq.shape:
+        raise ValueError(f"LQ {lq.shape} and HQ {hq.shape} are not aligned")
+    h, w = lq.shape[:2]
+    if h < patch or w < patch:
+        ph, pw = max(0, patch - h), max(0, patch - w)
+        mode = "reflect" if ph < h and pw < w else "edge"
+        lq = np.pad(lq, ((0, ph), (0, pw), (0, 0)), mode=mode)
+        hq = np.pad(hq, ((0, ph), (0, pw), (0, 0)), mode=mode)
+        h, w = lq.shape[:2]
+    top = int(rng.integers(0, h - patch + 1))
+    left = int(rng.integers(0, w - patch + 1))
+    pair = [a[top : top + patch, left : left + patch] for a in (lq, hq)]
+    hflip, vflip, transpose = (bool(b) for b in rng.integers(0, 2, 3))
+    out = []
+    for a in pair:
+        if hflip:
+            a = a[:, ::-1]
+        if vflip:
+            a = a[::-1]
+        if transpose:
+            a = a.transpose(1, 0, 2)
+        out.append(np.ascontiguousarray(a))
+    return out[0], out[1]
+
+
+class PatchBatches:
+    """Deterministic batches ``(lq, hq)`` (B x 3 x P x P float in [0, 1]) for steps ``start..``.
+
+    Degradations are taken in turn (sample i of step s is type ``(s * B + i) % n``); each type has
+    its own resampled shard stream, restarted every ``segment`` steps with a seed derived from
+    ``(seed, rank, segment, type)``, so the batch of any step can be reproduced from a checkpoint.
+    """
+
+    def __init__(self, indexes: dict[str, ShardIndex], batch_size: int, patch: int, seed: int, rank: int,
+                 segment: int, shuffle_buffer: int):
+        self.indexes = indexes
+        self.names = sorted(indexes)
+        self.batch_size = batch_size
+        self.patch = patch
+        self.seed = seed
+        self.rank = rank
+        self.segment = segment
+        self.shuffle_buffer = shuffle_buffer
+
+    def _streams(self, segment: int) -> dict[str, Iterator[dict[str, Any]]]:
+        return {
+            name: iter(sample_stream(self.indexes[name], resampled=True, shuffle_buffer=self.shuffle_buffer,
+                                     seed=derive_seed(self.seed, self.rank, segment, i)))
+            for i, name in enumerate(self.names)
+        }
+
+    def _types(self, step: int) -> list[str]:
+        n = len(self.names)
+        return [self.names[(step * self.batch_size + i) % n] for i in range(self.batch_size)]
+
+    def __call__(self, start: int) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+        step = start
+        segment = step // self.segment
+        streams = self._streams(segment)
+        for s in range(segment * self.segment, start):  # mid-segment resume: replay the stream
+            for name in self._types(s):
+                next(streams[name])
+        while True:
+            if step // self.segment != segment:
+                segment = step // self.segment
+                streams = self._streams(segment)
+            rng = np.random.default_rng(derive_seed(self.seed, self.rank, step, 1))
+            lqs, hqs = [], []
+            for name in self._types(step):
+                sample = next(streams[name])
+                lq, hq = random_patch_pair(sample["lq"], sample["hq"], self.patch, rng)
+                lqs.append(lq)
+                hqs.append(hq)
+            yield step, _batch(lqs), _batch(hqs)
+            step += 1
+
+
+def _batch(images: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div(255)
+
+
+def load_val_samples(manifests: Sequence[str], split: str | None, n: int, crop: int) -> list[dict[str, Any]]:
+    """Up to ``n`` validation pairs, spread over degradations, centre-cropped to ``crop``."""
+    per_type = split_by_degradation(manifests, split)
+    quota = max(1, math.ceil(n / max(1, len(per_type))))
+    out: list[dict[str, Any]] = []
+    for name in sorted(per_type):
+        for taken, sample in enumerate(sample_stream(per_type[name], resampled=False, shuffle_buffer=0), 1):
+            h, w = sample["lq"].shape[:2]
+            top, left = max(0, (h - crop) // 2), max(0, (w - crop) // 2)
+            sample = {**sample, "lq": sample["lq"][top : top + crop, left : left + crop],
+                      "hq": sample["hq"][top : top + crop, left : left + crop]}
+            out.append(sample)
+            if taken >= quota:
+                break
+    return out[:n] if len(out) > n else out
