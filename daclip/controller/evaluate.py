@@ -45,14 +45,14 @@ def evaluate_model(
     max_samples: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate a loaded DA-CLIP model; returns the JSON-able report (see the module docstring)."""
-    from ..data.loaders import make_loader
+    from ..data.loaders import eval_loader
     from ..data.shards import load_index
 
     device = torch.device(device)
     model = model.to(device).eval()
     index = load_index(manifests, split=split)
-    loader = make_loader(index, image_size=model.image_size, tokenizer=model.tokenizer, batch_size=batch_size,
-                         train=False, with_hq=True, workers=workers)
+    loader = eval_loader(index, image_size=model.image_size, tokenizer=model.tokenizer, batch_size=batch_size,
+                         with_hq=True, workers=workers)
     n = len(NAMES)
     confusion = np.zeros((n, n), dtype=np.int64)
     zero_shot_confusion = np.zeros((n, n), dtype=np.int64)

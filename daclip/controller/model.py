@@ -221,7 +221,11 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> DaCLIP:
     model_config = config.get("model", config)
     if model_config.get("format") != FORMAT:
         raise ValueError(f"{path} is not a DA-CLIP checkpoint (config format {model_config.get('format')!r})")
-    cfg = DaCLIPConfig.from_dict(model_config)
-    model = DaCLIP(create_clip(cfg.model, "none", seed=cfg.init_seed), cfg)
+    return from_weights(DaCLIPConfig.from_dict(model_config), weights).to(device).eval()
+
+
+def from_weights(config: DaCLIPConfig, weights: dict[str, torch.Tensor]) -> DaCLIP:
+    """A DA-CLIP rebuilt from its config and checkpoint weights (the base CLIP is built empty: no download)."""
+    model = DaCLIP(create_clip(config.model, "none", seed=config.init_seed), config)
     model.load_state_dict(weights, strict=True)
-    return model.to(device).eval()
+    return model

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .mixing import check_policy, types_for_step
 from .shards import ShardIndex, sample_stream, split_by_degradation
 
 __all__ = ["PatchBatches", "derive_seed", "load_val_samples", "random_patch_pair"]
@@ -55,13 +56,15 @@ def random_patch_pair(
 class PatchBatches:
     """Deterministic batches ``(lq, hq)`` (B x 3 x P x P float in [0, 1]) for steps ``start..``.
 
-    Degradations are taken in turn (sample i of step s is type ``(s * B + i) % n``); each type has
-    its own resampled shard stream, restarted every ``segment`` steps with a seed derived from
+    The types of step s's samples come from the ``mix`` policy as a pure function of the step
+    (:func:`~daclip.data.mixing.types_for_step`: ``round-robin`` takes types in turn, sample i of
+    step s being type ``(s * B + i) % n``; ``weighted`` draws them in proportion to the types'
+    sample counts from a generator seeded by the step). Each type has its own resampled shard stream, restarted every ``segment`` steps with a seed derived from
     ``(seed, rank, segment, type)``, so the batch of any step can be reproduced from a checkpoint.
     """
 
     def __init__(self, indexes: dict[str, ShardIndex], batch_size: int, patch: int, seed: int, rank: int,
-                 segment: int, shuffle_buffer: int):
+                 segment: int, shuffle_buffer: int, mix: str = "round-robin"):
         self.indexes = indexes
         self.names = sorted(indexes)
         self.batch_size = batch_size
@@ -70,6 +73,8 @@ class PatchBatches:
         self.rank = rank
         self.segment = segment
         self.shuffle_buffer = shuffle_buffer
+        self.mix = check_policy(mix)
+        self.weights = [indexes[name].num_samples for name in self.names]
 
     def _streams(self, segment: int) -> dict[str, Iterator[dict[str, Any]]]:
         return {
@@ -79,8 +84,8 @@ class PatchBatches:
         }
 
     def _types(self, step: int) -> list[str]:
-        n = len(self.names)
-        return [self.names[(step * self.batch_size + i) % n] for i in range(self.batch_size)]
+        rng = np.random.default_rng(derive_seed(self.seed, self.rank, step, 3)) if self.mix == "weighted" else None
+        return [self.names[i] for i in types_for_step(self.mix, step, self.batch_size, self.weights, rng)]
 
     def __call__(self, start: int) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
         step = start

@@ -1,7 +1,7 @@
 """IR-SDE image restoration conditioned on DA-CLIP embeddings.
 
 - ``unet``: the conditional U-Net; ``sde``: the IR-SDE schedule, losses and samplers (no weights);
-- ``restoration``: the model factory (``restore_configs/*.json``), EMA, checkpoints, conditioning;
+- ``model``: the model factory (``restore_configs/*.json``), EMA, checkpoints, conditioning;
 - ``restore``: tiling + the sampling loop, and ``daclip restore``;
 - ``metrics``: PSNR/SSIM/LPIPS with the paper conventions;
 - ``evaluate``: ``daclip evaluate-restore`` and the trainer's validation PSNR;

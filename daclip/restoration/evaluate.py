@@ -26,7 +26,7 @@ from pipelines.common.images import save_image
 
 from ..data.shards import sample_stream, split_by_degradation
 from .metrics import CHANNELS, LpipsUnavailable, lpips_metric, psnr, ssim
-from .restoration import WEIGHTS, ImageEncoder, load_encoder, load_restoration
+from .model import WEIGHTS, ImageEncoder, load_encoder, load_restoration
 from .restore import SamplingConfig, num_network_calls, restore_array
 from .sde import IRSDE, SAMPLERS
 from .unet import ConditionalUNet

@@ -22,7 +22,7 @@ import torch
 from pipelines.common.devices import resolve_device
 from pipelines.common.images import load_image, save_image
 
-from .restoration import WEIGHTS, ImageEncoder, embed, load_encoder, load_restoration
+from .model import WEIGHTS, ImageEncoder, embed, load_encoder, load_restoration
 from .sde import IRSDE, SAMPLERS, make_sampler
 from .unet import ConditionalUNet
 

@@ -1,13 +1,13 @@
-"""Pieces both trainers share: the torchrun process group and the learning-rate schedule."""
+"""The torchrun process group, this process's device, and its share of the CPU cores."""
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+
+from pipelines.common.devices import resolve_device
 
 
 @dataclass(frozen=True)
@@ -29,14 +29,11 @@ def init_distributed(device: str) -> tuple[Dist, torch.device]:
     ``device`` is ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; under torchrun each process takes the
     GPU of its local rank.
     """
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    cuda = device.startswith("cuda")
-    if cuda and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but no CUDA device is available")
+    resolved = resolve_device(device)
+    cuda = resolved.type == "cuda"
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return Dist(), torch.device(device)
+        return Dist(), resolved
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     if cuda:
         torch.cuda.set_device(local_rank)
@@ -60,16 +57,3 @@ def set_cpu_threads(threads: int | None, workers: int, world: int = 1) -> int:
 def shutdown_distributed() -> None:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
-
-
-def warmup_cosine(total: int, warmup: int = 0, min_ratio: float = 0.0) -> Callable[[int], float]:
-    """LR multiplier for ``LambdaLR``: linear warmup over ``warmup`` steps, then cosine from 1 down
-    to ``min_ratio`` at step ``total``."""
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        progress = min(1.0, (step - warmup) / max(1, total - warmup))
-        return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-    return factor

@@ -17,12 +17,24 @@ from click.testing import CliRunner
 from safetensors.torch import load_file
 
 import daclip
+from daclip.cli import train_daclip as main
 from daclip.controller.model import DaCLIPConfig, build
-from daclip.controller.trainer import TrainConfig, main, train
+from daclip.controller.trainer import TrainConfig, train
+from daclip.runtime.settings import RunSettings
 from pipelines.manifest import read_manifest, write_manifest
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[3]
+
+
+RUN_FIELDS = {"out", "steps", "max_minutes", "save_every", "keep", "resume", "overwrite", "workers", "seed",
+              "threads", "device", "val", "stop_at", "mix"}
+
+
+def _train(**kwargs):
+    """train() with TrainConfig and RunSettings fields given together (progress bar off)."""
+    run = {k: kwargs.pop(k) for k in list(kwargs) if k in RUN_FIELDS}
+    return train(TrainConfig(**kwargs), RunSettings(**run, progress=False))
 
 
 def _invoke(cli, args):
@@ -70,16 +82,16 @@ def test_captions_hq_alignment_and_uncaptioned_rows(daclip_data, tmp_path, caplo
     frame["shard"] = [str((daclip_data["train"].parent / s).resolve()) for s in frame["shard"]]
     manifest = tmp_path / "captioned.parquet"
     write_manifest(frame, manifest)
-    cfg = TrainConfig(shards=(str(manifest),), out=str(tmp_path / "run"), model="tiny", pretrained="none",
-                      steps=3, batch_size=8, lr=1e-3, warmup=1, workers=0, hq_align_weight=0.5,
-                      degradation_loss="infonce", seed=0)
     with caplog.at_level(logging.INFO, logger="daclip.controller.trainer"):
-        summary = train(cfg, progress=False)
+        summary = _train(shards=(str(manifest),), out=str(tmp_path / "run"), model="tiny", pretrained="none",
+                         steps=3, batch_size=8, lr=1e-3, warmup=1, workers=0, hq_align_weight=0.5,
+                         degradation_loss="infonce", seed=0)
     said = [r for r in caplog.records if "have no caption" in r.getMessage()]
     assert len(said) == 1 and "degradation term only" in said[0].getMessage()
     assert summary["final_step"] == 3 and summary["loss"] == summary["loss"]  # finite, not NaN
-    saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
-    assert saved["hq_align_weight"] == 0.5 and saved["degradation_loss"] == "infonce"
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["trainer"] == "train-daclip" and saved["run"]["steps"] == 3
+    assert saved["task"]["train"]["hq_align_weight"] == 0.5 and saved["task"]["train"]["degradation_loss"] == "infonce"
 
 
 def test_offline_pretrained_tag_gives_a_short_error(daclip_data, tmp_path, monkeypatch):
@@ -125,18 +137,17 @@ def test_a_corrupt_sample_is_skipped_with_a_warning(daclip_data, tmp_path, caplo
     frame = frame[frame["shard"] == frame["shard"].iloc[0]].copy()
     frame["shard"] = str(shard)
     write_manifest(frame, tmp_path / "broken.parquet")
-    cfg = TrainConfig(shards=(str(tmp_path / "broken.parquet"),), out=str(tmp_path / "run"), model="tiny",
-                      pretrained="none", steps=2, batch_size=len(frame), lr=1e-3, warmup=1, workers=0,
-                      shuffle_buffer=0)
     with pytest.warns(UserWarning, match="decode"):
-        summary = train(cfg, progress=False)
+        summary = _train(shards=(str(tmp_path / "broken.parquet"),), out=str(tmp_path / "run"), model="tiny",
+                         pretrained="none", steps=2, batch_size=len(frame), lr=1e-3, warmup=1, workers=0,
+                         shuffle_buffer=0)
     assert summary["final_step"] == 2
 
 
 def test_max_minutes_stops_with_a_checkpoint_that_resumes(daclip_data, tmp_path):
     common = dict(shards=(str(daclip_data["train"]),), out=str(tmp_path / "run"), model="tiny", pretrained="none",
                   steps=3, batch_size=4, lr=1e-3, warmup=1, workers=0)
-    assert train(TrainConfig(**common, max_minutes=0.0), progress=False)["final_step"] == 1
+    assert _train(**common, max_minutes=0.0)["final_step"] == 1
     assert (tmp_path / "run" / "checkpoints" / "latest").read_text().strip() == "step_00000001"
-    resumed = train(TrainConfig(**common, resume=True), progress=False)
+    resumed = _train(**common, resume=True)
     assert resumed["start_step"] == 1 and resumed["final_step"] == 3

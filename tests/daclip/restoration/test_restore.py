@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from daclip.restoration.restoration import create_model
+from daclip.restoration.model import create_model
 from daclip.restoration.restore import SamplingConfig, restore_array, restore_tensor, tile_grid
 from daclip.restoration.sde import IRSDE
 

@@ -11,8 +11,10 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
-import daclip.restoration.trainer as train_restore
+import daclip.runtime.loop as runtime_loop
 from daclip.cli import cli as daclip_cli
+from daclip.cli import train_restore as train_restore_cli
+from daclip.restoration.trainer import TrainConfig
 from pipelines.cli import cli as dataset_cli
 
 torch.set_num_threads(1)
@@ -49,7 +51,7 @@ def dataset(tmp_path_factory, photos):
 
 
 def _train_args(dataset, out, *extra):
-    args = ["--no-daclip", "--model", dataset["micro"], "--steps", "4", "--ckpt-every", "2", "--log-every", "1",
+    args = ["--no-daclip", "--model", dataset["micro"], "--steps", "4", "--save-every", "2", "--log-every", "1",
             "--out", str(out)]
     for m in dataset["manifests"]:
         args += ["--shards", m]
@@ -59,18 +61,18 @@ def _train_args(dataset, out, *extra):
 def test_train_resume_restore_evaluate(dataset, tmp_path, monkeypatch):
     runner = CliRunner()
     val = [a for m in dataset["manifests"] for a in ("--val", m)]
-    full = _ok(runner.invoke(train_restore.main, _train_args(
+    full = _ok(runner.invoke(train_restore_cli, _train_args(
         dataset, tmp_path / "full", *val, "--val-every", "4", "--val-steps", "2", "--val-images", "2")))
     metrics = json.loads(full.output[full.output.index("{"):])
-    assert metrics["step"] == 4 and np.isfinite(metrics["loss"]) and np.isfinite(metrics["val_psnr"])
+    assert metrics["final_step"] == 4 and np.isfinite(metrics["loss"]) and np.isfinite(metrics["val_psnr"])
     assert metrics["val_images"] == 2 and metrics["val_psnr_lq"] > 15
     ckpts = sorted(p.name for p in (tmp_path / "full" / "checkpoints").iterdir())
-    assert ckpts == ["latest", "step_0000002", "step_0000004"]
-    config = json.loads((tmp_path / "full" / "checkpoints" / "step_0000004" / "config.json").read_text())
+    assert ckpts == ["latest", "step_00000002", "step_00000004"]
+    config = json.loads((tmp_path / "full" / "checkpoints" / "step_00000004" / "config.json").read_text())
     assert config["format"] == "daclip-restore/1" and config["unet"]["context_dim"] is None
 
     # a run killed right after its step-2 checkpoint resumes to exactly the same weights
-    real_save = train_restore.save_restoration
+    real_save = runtime_loop.save_checkpoint
 
     class Killed(Exception):
         pass
@@ -79,14 +81,14 @@ def test_train_resume_restore_evaluate(dataset, tmp_path, monkeypatch):
         real_save(folder, *args, **kwargs)
         raise Killed
 
-    monkeypatch.setattr(train_restore, "save_restoration", save_then_die)
-    killed = runner.invoke(train_restore.main, _train_args(dataset, tmp_path / "resumed"))
+    monkeypatch.setattr(runtime_loop, "save_checkpoint", save_then_die)
+    killed = runner.invoke(train_restore_cli, _train_args(dataset, tmp_path / "resumed"))
     assert isinstance(killed.exception, Killed)
-    assert (tmp_path / "resumed" / "checkpoints" / "latest").read_text().strip() == "step_0000002"
-    monkeypatch.setattr(train_restore, "save_restoration", real_save)
-    _ok(runner.invoke(train_restore.main, _train_args(dataset, tmp_path / "resumed", "--resume")))
-    a = load_file(tmp_path / "full" / "checkpoints" / "step_0000004" / "model.safetensors")
-    b = load_file(tmp_path / "resumed" / "checkpoints" / "step_0000004" / "model.safetensors")
+    assert (tmp_path / "resumed" / "checkpoints" / "latest").read_text().strip() == "step_00000002"
+    monkeypatch.setattr(runtime_loop, "save_checkpoint", real_save)
+    _ok(runner.invoke(train_restore_cli, _train_args(dataset, tmp_path / "resumed", "--resume")))
+    a = load_file(tmp_path / "full" / "checkpoints" / "step_00000004" / "model.safetensors")
+    b = load_file(tmp_path / "resumed" / "checkpoints" / "step_00000004" / "model.safetensors")
     assert a.keys() == b.keys() and any(k.startswith("ema.") for k in a)
     for k in a:
         assert torch.equal(a[k], b[k]), k
@@ -127,8 +129,8 @@ def test_daclip_conditioned_training_and_restore(dataset, tmp_path):
     args = _train_args(dataset, tmp_path / "cond", "--steps", "2")
     args[args.index("--no-daclip")] = "--daclip"
     args.insert(args.index("--daclip") + 1, str(tmp_path / "daclip"))
-    _ok(CliRunner().invoke(train_restore.main, args))
-    config = json.loads((tmp_path / "cond" / "checkpoints" / "step_0000002" / "config.json").read_text())
+    _ok(CliRunner().invoke(train_restore_cli, args))
+    config = json.loads((tmp_path / "cond" / "checkpoints" / "step_00000002" / "config.json").read_text())
     assert config["unet"]["context_dim"] == encoder.embed_dim
     assert config["daclip"] == str((tmp_path / "daclip").resolve())
     _ok(CliRunner().invoke(daclip_cli, ["restore", str(dataset["photo"]), "--ckpt", str(tmp_path / "cond"),
@@ -138,26 +140,26 @@ def test_daclip_conditioned_training_and_restore(dataset, tmp_path):
 
 def test_train_restore_needs_a_conditioning_choice(dataset, tmp_path):
     args = [a for a in _train_args(dataset, tmp_path / "x") if a != "--no-daclip"]
-    result = CliRunner().invoke(train_restore.main, args)
+    result = CliRunner().invoke(train_restore_cli, args)
     assert result.exit_code != 0 and "--no-daclip" in result.output
 
 
 def test_x0_prediction_recipe_trains_and_restores(dataset, tmp_path):
     """--prediction x0 --loss x0 (the CPU-budget recipe) is stored in the checkpoint and used by restore."""
     run = tmp_path / "x0"
-    _ok(CliRunner().invoke(train_restore.main, _train_args(
+    _ok(CliRunner().invoke(train_restore_cli, _train_args(
         dataset, run, "--steps", "2", "--prediction", "x0", "--loss", "x0", "--warmup", "1", "--grad-clip", "1.0",
         "--ema-every", "1")))
-    config = json.loads((run / "checkpoints" / "step_0000002" / "config.json").read_text())
+    config = json.loads((run / "checkpoints" / "step_00000002" / "config.json").read_text())
     assert config["sde"]["prediction"] == "x0" and config["train"]["loss"] == "x0"
     for clip in ("--clip-x0", "--no-clip-x0"):
         _ok(CliRunner().invoke(daclip_cli, ["restore", str(dataset["photo"]), "--ckpt", str(run), "--steps", "3",
                                             clip, "--out", str(tmp_path / clip)]))
         assert cv2.imread(str(tmp_path / clip / "small.png")).shape == cv2.imread(str(dataset["photo"])).shape
-    bad = CliRunner().invoke(train_restore.main, _train_args(dataset, run, "--resume", "--prediction", "noise"))
+    bad = CliRunner().invoke(train_restore_cli, _train_args(dataset, run, "--resume", "--prediction", "noise"))
     assert bad.exit_code != 0 and "predicts 'x0'" in bad.output
 
 
 def test_unknown_loss_is_refused():
     with pytest.raises(ValueError, match="loss"):
-        train_restore.TrainConfig(shards=("m",), out="o", loss="l2")
+        TrainConfig(shards=("m",), loss="l2")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from daclip.runtime.distributed import Dist, init_distributed, warmup_cosine
+from daclip.runtime.distributed import Dist, init_distributed
+from daclip.runtime.schedule import warmup_cosine
 
 
 def test_warmup_then_cosine_to_the_floor():

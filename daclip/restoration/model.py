@@ -153,14 +153,19 @@ class EMA:
 
 
 # --- checkpoints -----------------------------------------------------------------------------
+def checkpoint_weights(net: nn.Module, ema: EMA | None) -> dict[str, torch.Tensor]:
+    """What a restoration checkpoint's ``model.safetensors`` holds: ``net.*`` and ``ema.*`` weights."""
+    weights = {f"net.{k}": v for k, v in _unwrap(net).state_dict().items()}
+    if ema is not None:
+        weights.update({f"ema.{k}": v for k, v in ema.shadow.state_dict().items()})
+    return weights
+
+
 def save_restoration(
     folder: str | os.PathLike, net: nn.Module, ema: EMA | None, config: RestorationConfig,
     training_state: dict[str, Any] | None = None,
 ) -> Path:
-    weights = {f"net.{k}": v for k, v in _unwrap(net).state_dict().items()}
-    if ema is not None:
-        weights.update({f"ema.{k}": v for k, v in ema.shadow.state_dict().items()})
-    return save_checkpoint(folder, weights, config.to_dict(), training_state)
+    return save_checkpoint(folder, checkpoint_weights(net, ema), config.to_dict(), training_state)
 
 
 @dataclass
@@ -186,10 +191,16 @@ def load_restoration(
 ) -> LoadedRestoration:
     """Load a restoration checkpoint (a folder, or a run folder with ``checkpoints/latest``)."""
     state, raw_config, training_state = load_checkpoint(path, with_state=with_state)
+    return from_weights(state, raw_config, device, training_state)
+
+
+def from_weights(weights: dict[str, torch.Tensor], raw_config: dict[str, Any], device: str | torch.device = "cpu",
+                 training_state: dict[str, Any] | None = None) -> LoadedRestoration:
+    """A restoration model rebuilt from a checkpoint's weights and config."""
     config = RestorationConfig.from_dict(raw_config)
     net = ConditionalUNet(config.unet)
-    net.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("net.")}, strict=True)
-    ema_state = {k[4:]: v for k, v in state.items() if k.startswith("ema.")}
+    net.load_state_dict({k[4:]: v for k, v in weights.items() if k.startswith("net.")}, strict=True)
+    ema_state = {k[4:]: v for k, v in weights.items() if k.startswith("ema.")}
     ema = None
     if ema_state:
         ema = ConditionalUNet(config.unet)
