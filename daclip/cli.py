@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from pipelines.common.cli import LazyGroup, setup_logging
+from pipelines.common.cli import console_group, setup_logging
 
 from .runtime.settings import run_options, settings_from_kwargs
 
@@ -30,11 +30,7 @@ DEGRADATION_LOSSES = ("ce", "infonce")  # daclip.controller.losses.DEGRADATION_L
 RESTORE_LOSSES = ("ml", "x0")  # daclip.restoration.trainer.LOSSES
 
 
-@click.group(cls=LazyGroup, lazy_subcommands=SUBCOMMANDS)
-@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
-def cli(verbose: bool) -> None:
-    """DA-CLIP inference: classify degradations, evaluate, restore images."""
-    setup_logging(verbose)
+cli = console_group("DA-CLIP inference: classify degradations, evaluate, restore images.", SUBCOMMANDS)
 
 
 def main() -> None:

@@ -6,9 +6,7 @@ Each subcommand lives next to the function it wraps and is imported lazily, so
 
 from __future__ import annotations
 
-import click
-
-from .common.cli import LazyGroup, setup_logging
+from .common.cli import console_group
 
 SUBCOMMANDS = {
     "preview": "pipelines.preview:command",
@@ -23,11 +21,7 @@ SUBCOMMANDS = {
 }
 
 
-@click.group(cls=LazyGroup, lazy_subcommands=SUBCOMMANDS)
-@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
-def cli(verbose: bool) -> None:
-    """Build degradation-aware image-restoration datasets (DA-CLIP style)."""
-    setup_logging(verbose)
+cli = console_group("Build degradation-aware image-restoration datasets (DA-CLIP style).", SUBCOMMANDS)
 
 
 def main() -> None:

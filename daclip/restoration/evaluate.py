@@ -26,9 +26,9 @@ from pipelines.common.images import save_image
 
 from ..data.shards import sample_stream, split_by_degradation
 from .metrics import CHANNELS, LpipsUnavailable, lpips_metric, psnr, ssim
-from .model import WEIGHTS, ImageEncoder, load_encoder, load_restoration
-from .restore import SamplingConfig, num_network_calls, restore_array
-from .sde import IRSDE, SAMPLERS
+from .model import ImageEncoder, load_encoder, load_restoration
+from .restore import SamplingConfig, num_network_calls, restore_array, sampling_options
+from .sde import IRSDE
 from .unet import ConditionalUNet
 
 log = logging.getLogger(__name__)
@@ -191,31 +191,19 @@ def validate(
 @click.option("--split", default="val", show_default=True, help="Manifest split ('' for all rows).")
 @click.option("--ckpt", required=True, help="Restoration checkpoint or run folder.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for metrics.json and grids.")
-@click.option("--steps", type=int, default=None, help="Sampling steps (default: all T=100).")
-@click.option("--sampler", type=click.Choice(sorted(SAMPLERS)), default="posterior", show_default=True)
-@click.option("--clip-x0/--no-clip-x0", default=True, show_default=True,
-              help="Clamp the clean-image estimate to [0, 1] at every sampling step.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--tile", type=int, default=512, show_default=True, help="Tile size (0: no tiling).")
-@click.option("--overlap", type=int, default=64, show_default=True)
-@click.option("--tile-batch", type=int, default=4, show_default=True)
+@sampling_options
 @click.option("--channel", type=click.Choice(CHANNELS), default="rgb", show_default=True,
               help="Measure on RGB or on BT.601 Y.")
 @click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True,
               help="Pixels cut from each side before measuring (the reference code used 4).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many images per degradation.")
 @click.option("--grid-rows", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--weights", type=click.Choice(WEIGHTS), default="ema", show_default=True)
-@click.option("--daclip", default=None, help="DA-CLIP checkpoint instead of the one the config names.")
 @click.option("--no-lpips", is_flag=True, help="Do not try LPIPS.")
 @click.option("--save-images", is_flag=True, help="Also write every restored image under OUT/images/.")
-@click.option("--device", default="cuda" if torch.cuda.is_available() else "cpu", show_default=True)
-def command(shards, split, ckpt, out, steps, sampler, clip_x0, seed, tile, overlap, tile_batch, channel, crop_border,
-            limit, grid_rows, weights, daclip, no_lpips, save_images, device) -> None:
+def command(shards, split, ckpt, out, sampling, channel, crop_border, limit, grid_rows, weights, daclip, no_lpips,
+            save_images, device) -> None:
     """Restore a validation split and report PSNR/SSIM per degradation (JSON + sample grids)."""
     try:
-        sampling = SamplingConfig(sampler=sampler, steps=steps, clip_x0=clip_x0, seed=seed, tile=tile or None,
-                                  overlap=overlap, tile_batch=tile_batch)
         cfg = EvalConfig(shards=tuple(shards), ckpt=ckpt, out=out, split=split or None, sampling=sampling,
                          channel=channel, crop_border=crop_border, limit=limit, grid_rows=grid_rows,
                          weights=weights, daclip=daclip, device=device, lpips=not no_lpips,

@@ -10,6 +10,7 @@ an untiled one. DA-CLIP sees the whole LQ image once (shorter side resized), as 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -212,30 +213,45 @@ def restore_files(
     return written
 
 
+def sampling_options(command: Callable) -> Callable:
+    """The sampling flags ``daclip restore`` and ``evaluate-restore`` share; the command receives
+    ``sampling`` (a :class:`SamplingConfig`), ``weights``, ``daclip`` and ``device``."""
+    options = [
+        click.option("--steps", type=int, default=None, help="Sampling steps (default: all T=100)."),
+        click.option("--sampler", type=click.Choice(sorted(SAMPLERS)), default="posterior", show_default=True),
+        click.option("--clip-x0/--no-clip-x0", default=True, show_default=True,
+                     help="Clamp the clean-image estimate to [0, 1] at every sampling step."),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--tile", type=int, default=512, show_default=True, help="Tile size in pixels (0: no tiling)."),
+        click.option("--overlap", type=int, default=64, show_default=True, help="Tile overlap in pixels."),
+        click.option("--tile-batch", type=int, default=4, show_default=True, help="Tiles per network call."),
+        click.option("--weights", type=click.Choice(WEIGHTS), default="ema", show_default=True),
+        click.option("--daclip", default=None, help="DA-CLIP checkpoint to use instead of the one the config names."),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ..."),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(steps, sampler, clip_x0, seed, tile, overlap, tile_batch, **kwargs):
+        try:
+            sampling = SamplingConfig(sampler=sampler, steps=steps, clip_x0=clip_x0, seed=seed, tile=tile or None,
+                                      overlap=overlap, tile_batch=tile_batch)
+        except ValueError as exn:
+            raise click.BadParameter(str(exn)) from exn
+        return command(sampling=sampling, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 @click.command("restore")
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--ckpt", required=True, help="Restoration checkpoint folder or run folder (train-restore --out).")
-@click.option("--steps", type=int, default=None, help="Sampling steps (default: all T=100).")
-@click.option("--sampler", type=click.Choice(sorted(SAMPLERS)), default="posterior", show_default=True)
-@click.option("--clip-x0/--no-clip-x0", default=True, show_default=True,
-              help="Clamp the clean-image estimate to [0, 1] at every sampling step.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--tile", type=int, default=512, show_default=True, help="Tile size in pixels (0: no tiling).")
-@click.option("--overlap", type=int, default=64, show_default=True, help="Tile overlap in pixels.")
-@click.option("--tile-batch", type=int, default=4, show_default=True, help="Tiles per network call.")
-@click.option("--weights", type=click.Choice(WEIGHTS), default="ema", show_default=True)
-@click.option("--daclip", default=None, help="DA-CLIP checkpoint to use instead of the one the config names.")
-@click.option("--device", default="cuda" if torch.cuda.is_available() else "cpu", show_default=True)
+@sampling_options
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
-def command(images, out, ckpt, steps, sampler, clip_x0, seed, tile, overlap, tile_batch, weights, daclip, device,
-            overwrite) -> None:
+def command(images, out, ckpt, sampling, weights, daclip, device, overwrite) -> None:
     """Restore IMAGES (any size; large ones in tiles) into OUT/<name>.png."""
-    try:
-        sampling = SamplingConfig(sampler=sampler, steps=steps, clip_x0=clip_x0, seed=seed, tile=tile or None,
-                                  overlap=overlap, tile_batch=tile_batch)
-    except ValueError as exn:
-        raise click.BadParameter(str(exn)) from exn
     written = restore_files(list(images), out, ckpt, sampling, device=device, daclip=daclip, weights=weights,
                             overwrite=overwrite)
     click.echo(f"restored {len(written)} image(s) into {out}")

@@ -34,3 +34,14 @@ class LazyGroup(click.Group):
             return super().get_command(ctx, cmd_name)
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
+
+
+def console_group(doc: str, subcommands: dict[str, str]) -> click.Group:
+    """A console script's lazy group with the shared ``-v/--verbose`` flag (one log setup for all)."""
+
+    @click.group(cls=LazyGroup, lazy_subcommands=subcommands, help=doc)
+    @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+    def group(verbose: bool) -> None:
+        setup_logging(verbose)
+
+    return group
