@@ -7,14 +7,16 @@ of any training step can be rebuilt from ``(seed, rank, step)`` after a resume.
 from __future__ import annotations
 
 import math
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import torch
 
 from .mixing import check_policy, types_for_step
-from .shards import ShardIndex, sample_stream, split_by_degradation
+from .shards import ShardIndex, decode_sample, sample_stream, split_by_degradation
 
 __all__ = ["PatchBatches", "derive_seed", "load_val_samples", "random_patch_pair"]
 
@@ -64,7 +66,7 @@ class PatchBatches:
     """
 
     def __init__(self, indexes: dict[str, ShardIndex], batch_size: int, patch: int, seed: int, rank: int,
-                 segment: int, shuffle_buffer: int, mix: str = "round-robin"):
+                 segment: int, shuffle_buffer: int, mix: str = "round-robin", decode_threads: int = 0):
         self.indexes = indexes
         self.names = sorted(indexes)
         self.batch_size = batch_size
@@ -74,12 +76,13 @@ class PatchBatches:
         self.segment = segment
         self.shuffle_buffer = shuffle_buffer
         self.mix = check_policy(mix)
+        self.decode_threads = decode_threads
         self.weights = [indexes[name].num_samples for name in self.names]
 
     def _streams(self, segment: int) -> dict[str, Iterator[dict[str, Any]]]:
         return {
             name: iter(sample_stream(self.indexes[name], resampled=True, shuffle_buffer=self.shuffle_buffer,
-                                     seed=derive_seed(self.seed, self.rank, segment, i)))
+                                     seed=derive_seed(self.seed, self.rank, segment, i), decode=False))
             for i, name in enumerate(self.names)
         }
 
@@ -88,25 +91,49 @@ class PatchBatches:
         return [self.names[i] for i in types_for_step(self.mix, step, self.batch_size, self.weights, rng)]
 
     def __call__(self, start: int) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+        pool = ThreadPoolExecutor(self.decode_threads) if self.decode_threads > 0 else None
+        try:
+            yield from self._batches(start, pool)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    def _batches(self, start: int, pool: ThreadPoolExecutor | None) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
         step = start
         segment = step // self.segment
         streams = self._streams(segment)
         for s in range(segment * self.segment, start):  # mid-segment resume: replay the stream
-            for name in self._types(s):
-                next(streams[name])
+            take_decoded(streams, self._types(s), pool)
         while True:
             if step // self.segment != segment:
                 segment = step // self.segment
                 streams = self._streams(segment)
             rng = np.random.default_rng(derive_seed(self.seed, self.rank, step, 1))
             lqs, hqs = [], []
-            for name in self._types(step):
-                sample = next(streams[name])
+            for sample in take_decoded(streams, self._types(step), pool):
                 lq, hq = random_patch_pair(sample["lq"], sample["hq"], self.patch, rng)
                 lqs.append(lq)
                 hqs.append(hq)
             yield step, _batch(lqs), _batch(hqs)
             step += 1
+
+
+def take_decoded(streams: dict[str, Iterator[dict[str, Any]]], names: list[str],
+                 pool: ThreadPoolExecutor | None = None) -> list[dict[str, Any]]:
+    """The next decodable sample of each type in ``names``, in order, decoded in ``pool`` (threads:
+    image decoding releases the GIL). Undecodable samples are skipped exactly as a decoding stream
+    skips them, so the result does not depend on the number of threads."""
+    wanted = Counter(names)
+    decoded: dict[str, deque] = {name: deque() for name in wanted}
+    missing = dict(wanted)
+    while missing:
+        raws = [(name, next(streams[name])) for name, count in missing.items() for _ in range(count)]
+        samples = (pool.map if pool is not None else map)(decode_sample, [raw for _, raw in raws])
+        for (name, _), sample in zip(raws, samples):
+            if sample is not None:
+                decoded[name].append(sample)
+        missing = {name: wanted[name] - len(decoded[name]) for name in wanted if len(decoded[name]) < wanted[name]}
+    return [decoded[name].popleft() for name in names]
 
 
 def _batch(images: list[np.ndarray]) -> torch.Tensor:

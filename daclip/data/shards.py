@@ -104,9 +104,11 @@ def _member(sample: dict[str, Any], stem: str) -> bytes:
 
 
 class JoinManifest:
-    """Stage: drop samples the manifest does not list, decode images, attach caption and label.
+    """Stage: drop samples the manifest does not list; attach caption and label to the image members.
 
-    A class (not a closure) so that it pickles into DataLoader workers.
+    Yields ``key, degradation, label, caption`` and the encoded ``lq`` (and ``hq``) bytes; the
+    :class:`Decode` stage (or a consumer decoding in threads) turns them into arrays. A class
+    (not a closure) so that it pickles into DataLoader workers.
     """
 
     def __init__(self, samples: dict[str, SampleInfo], with_hq: bool = True, handler=wds.warn_and_continue):
@@ -122,18 +124,42 @@ class JoinManifest:
             try:
                 sample = {
                     "key": raw["__key__"],
-                    "lq": decode_rgb(_member(raw, "lq")),
+                    "lq": _member(raw, "lq"),
                     "degradation": info.degradation,
                     "label": index_of(info.degradation),
                     "caption": info.caption,
                 }
                 if self.with_hq:
-                    sample["hq"] = decode_rgb(_member(raw, "hq"))
+                    sample["hq"] = _member(raw, "hq")
             except Exception as exn:  # a bad sample is logged and skipped, never kills training
                 if self.handler(exn):
                     continue
                 raise
             yield sample
+
+
+def decode_sample(sample: dict[str, Any], handler=wds.warn_and_continue) -> dict[str, Any] | None:
+    """The sample with its ``lq``/``hq`` bytes decoded to HxWx3 uint8 RGB; None (after ``handler``)
+    when a member does not decode."""
+    try:
+        return {**sample, **{name: decode_rgb(sample[name]) for name in ("lq", "hq") if name in sample}}
+    except Exception as exn:
+        if handler(exn):
+            return None
+        raise
+
+
+class Decode:
+    """Stage: decode the image members (undecodable samples are logged and skipped)."""
+
+    def __init__(self, handler=wds.warn_and_continue):
+        self.handler = handler
+
+    def __call__(self, source: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for sample in source:
+            decoded = decode_sample(sample, self.handler)
+            if decoded is not None:
+                yield decoded
 
 
 def sample_stream(
@@ -144,8 +170,10 @@ def sample_stream(
     shuffle_buffer: int = 256,
     with_hq: bool = True,
     handler=wds.warn_and_continue,
+    decode: bool = True,
 ) -> wds.DataPipeline:
-    """An iterable of decoded sample dicts: ``key, lq, hq, degradation, label, caption``.
+    """An iterable of decoded sample dicts: ``key, lq, hq, degradation, label, caption``
+    (``decode=False``: ``lq``/``hq`` stay encoded bytes, for a consumer that decodes in threads).
 
     ``resampled=True`` draws shards with replacement forever (each rank and DataLoader worker
     with its own deterministic seed); the trainer decides the epoch length. ``resampled=False``
@@ -161,4 +189,6 @@ def sample_stream(
     if shuffle_buffer > 1:
         stages.append(wds.shuffle(shuffle_buffer, initial=min(shuffle_buffer, 64), seed=seed))
     stages.append(JoinManifest(index.samples, with_hq=with_hq, handler=handler))
+    if decode:
+        stages.append(Decode(handler))
     return wds.DataPipeline(*stages)

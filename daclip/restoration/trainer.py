@@ -162,7 +162,8 @@ class RestorationTraining:
     def batches(self, start: int, save_every: int) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
         settings = self.ctx.settings
         batches = PatchBatches(self.indexes, self.batch_size, self.patch, settings.seed, self.ctx.dist.rank,
-                               save_every, self.cfg.shuffle_buffer, mix=settings.mix or DEFAULT_MIX)
+                               save_every, self.cfg.shuffle_buffer, mix=settings.mix or DEFAULT_MIX,
+                               decode_threads=self.ctx.workers)
         return prefetch(batches(start)) if self.ctx.workers else batches(start)
 
     def loss(self, module: torch.nn.Module, batch: tuple[int, torch.Tensor, torch.Tensor],
