@@ -258,10 +258,24 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> DaCLIP:
 
 def from_weights(config: DaCLIPConfig, weights: dict[str, torch.Tensor]) -> DaCLIP:
     """A DA-CLIP rebuilt from its config and checkpoint weights (the base CLIP is built empty: no download)."""
+    if not config.clip_config:  # open_clip's factory moves the model to a device: no meta build
+        model = DaCLIP(_base_clip(config, "none"), config)
+        model.load_state_dict(weights, strict=True)
+        return model
     with torch.device("meta"):  # no time or memory spent on an initialisation the weights replace
         model = DaCLIP(_base_clip(config, "none"), config)
     model.load_state_dict(weights, strict=True, assign=True)
-    return _rebuild_buffers(model)
+    return _rebuild_buffers(_aligned(model))
+
+
+def _aligned(model: nn.Module) -> nn.Module:
+    """Copy tensors that sit at addresses not 64-byte aligned (safetensors and mmapped files can
+    put them there): CPU kernels round differently on them, so results would depend on the file."""
+    for module in model.modules():
+        for tensor in [*module._parameters.values(), *module._buffers.values()]:
+            if tensor is not None and tensor.data_ptr() % 64:
+                tensor.data = tensor.data.clone()
+    return model
 
 
 def _rebuild_buffers(model: DaCLIP) -> DaCLIP:

@@ -219,10 +219,10 @@ def from_weights(weights: dict[str, torch.Tensor], raw_config: dict[str, Any], d
 
 
 def _net_from(config: UNetConfig, state: dict[str, torch.Tensor]) -> ConditionalUNet:
-    """A U-Net holding ``state`` (strict), built on ``meta`` so no initialisation is spent."""
-    with torch.device("meta"):
-        net = ConditionalUNet(config)
-    net.load_state_dict(state, strict=True, assign=True)
+    """A U-Net holding a copy of ``state`` (strict; copied into its own aligned memory: see
+    :func:`daclip.controller.model.from_weights`)."""
+    net = ConditionalUNet(config)
+    net.load_state_dict(state, strict=True)
     return net
 
 
