@@ -1,5 +1,5 @@
 """The console scripts of ``daclip``: the ``daclip`` group (classify, evaluate, restore,
-evaluate-restore) and the two trainers, ``train-daclip`` and ``train-restore``.
+evaluate-restore, convert) and the two trainers, ``train-daclip`` and ``train-restore``.
 
 Each command is a thin click wrapper: the trainers' run flags come from
 :func:`daclip.runtime.settings.run_options` (one set of names for both), their own flags are

@@ -142,3 +142,18 @@ def test_train_restore_on_a_converted_daclip_and_fine_tune_a_converted_unet(pair
     assert config["unet"]["prompt_kind"] == "gate" and config["sampling"]["clip_x0"] is False
     summary = json.loads(tuned.output[tuned.output.index("{"):])
     assert summary["final_step"] == 2 and np.isfinite(summary["loss"])
+
+
+@pytest.mark.slow
+def test_fine_tune_a_converted_daclip(daclip_data, tmp_path):
+    from daclip.cli import train_daclip as train_daclip_cli
+
+    run = tmp_path / "ft"
+    _run(["convert", str(FIXTURES / "daclip_tiny.pt"), "--out", str(run / "checkpoints" / "step_00000000"),
+          "--config", str(FIXTURES / "daclip_tiny_config.json")])
+    result = CliRunner().invoke(train_daclip_cli, ["--shards", str(daclip_data["train"]), "--out", str(run),
+                                                   "--resume", "--steps", "2", "--save-every", "2",
+                                                   "--batch-size", "4", "--workers", "1", "--warmup", "0"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "checkpoints" / "step_00000002" / "config.json").read_text())["model"]
+    assert config["control_order"] == "reversed" and config["clip_config"]["vision_cfg"]["head_width"] == 32
