@@ -15,17 +15,33 @@ Subpackages, by model:
 >>> model = daclip.load("runs/daclip")          # a trained DA-CLIP (controller + frozen CLIP)
 >>> content, degradation = model.encode_image(x)
 >>> probs = model.classify(x)                    # over degradations.NAMES
+>>> restorer = daclip.load_restorer("runs/restore")   # or a converted / released U-Net
+>>> eps = restorer.unet(x_t, mu, t, content=content, degradation=degradation)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["load"]
+__all__ = ["load", "load_restorer"]
 
 
 def load(path: str, device: str = "cpu") -> Any:
-    """Load a trained DA-CLIP from a run or checkpoint folder (see :mod:`daclip.controller.model`)."""
+    """Load a DA-CLIP from a run or checkpoint folder, or a released ``daclip_*.pt`` file
+    (converted in memory; see :mod:`daclip.controller.model` and :mod:`daclip.convert`)."""
     from .controller.model import load as _load
 
     return _load(path, device=device)
+
+
+def load_restorer(path: str, device: str = "cpu") -> Any:
+    """Load a restoration model: ``.unet(x_t, mu, t, content=..., degradation=...)`` and ``.sde``.
+
+    ``path``: a train-restore run or checkpoint folder, a ``daclip convert`` folder, or a released
+    U-Net file (converted in memory). See :func:`daclip.restoration.model.load_restoration`.
+    """
+    from .restoration.model import load_restoration
+
+    loaded = load_restoration(path, device=device)
+    loaded.unet.eval()
+    return loaded

@@ -1,5 +1,5 @@
 """The console scripts of ``daclip``: the ``daclip`` group (classify, evaluate, restore,
-evaluate-restore) and the two trainers, ``train-daclip`` and ``train-restore``.
+evaluate-restore, convert) and the two trainers, ``train-daclip`` and ``train-restore``.
 
 Each command is a thin click wrapper: the trainers' run flags come from
 :func:`daclip.runtime.settings.run_options` (one set of names for both), their own flags are
@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "evaluate": "daclip.controller.evaluate:command",
     "restore": "daclip.restoration.restore:command",
     "evaluate-restore": "daclip.restoration.evaluate:command",
+    "convert": "daclip.convert.command:command",
 }
 MANIFEST = click.Path(exists=True, dir_okay=False)
 CONTROL_ORDERS = ("aligned", "reversed")  # daclip.controller.model.CONTROL_ORDERS (not imported: no torch here)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -76,6 +77,24 @@ def create_clip(model_name: str, pretrained: str | None = "none", seed: int = 0)
         else:
             model = _pretrained_clip(model_name, spec)
     return model.eval()
+
+
+def clip_from_config(model_config: dict[str, Any], seed: int = 0) -> torch.nn.Module:
+    """A stock open_clip ``CLIP`` built from a model config dict (``embed_dim``, ``vision_cfg``,
+    ``text_cfg``, optional ``quick_gelu``), randomly initialised (seeded) and in eval mode."""
+    import open_clip
+
+    cfg = {k: v for k, v in model_config.items() if k in ("embed_dim", "vision_cfg", "text_cfg", "quick_gelu")}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return open_clip.CLIP(**cfg).eval()
+
+
+def tokenizer_for_config(model_config: dict[str, Any]):
+    """The standard CLIP BPE tokenizer at the config's text context length."""
+    import open_clip
+
+    return open_clip.SimpleTokenizer(context_length=int(model_config["text_cfg"].get("context_length", 77)))
 
 
 def _pretrained_clip(model_name: str, spec: str) -> torch.nn.Module:

@@ -35,9 +35,10 @@ from torch import nn
 from degradations import NAMES
 
 from ..data.transforms import preprocess_tensor
-from .factory import create_clip, get_tokenizer
+from .factory import clip_from_config, create_clip, get_tokenizer, tokenizer_for_config
 
 CONTROL_ORDERS = ("aligned", "reversed")
+PREPROCESS = ("tensor", "pil")
 MAX_LOGIT_SCALE = math.log(100.0)
 FORMAT = "daclip/1"
 
@@ -50,10 +51,19 @@ class DaCLIPConfig:
     pretrained: str = "laion2b_s34b_b79k"  # where the frozen CLIP came from (informational once trained)
     control_order: str = "aligned"
     init_seed: int = 0
+    # an open_clip model config (embed_dim, vision_cfg, text_cfg) that overrides ``model``, e.g. one
+    # inferred from released DA-CLIP weights by ``daclip convert``
+    clip_config: dict[str, Any] | None = None
+    # "tensor": bicubic resize on float tensors (ours); "pil": open_clip's PIL transform on uint8,
+    # exactly the reference's clip_transform
+    preprocess: str = "tensor"
+    class_scale: float | None = None  # fixed logit scale for classify (the reference: 100); None: learned
 
     def __post_init__(self) -> None:
         if self.control_order not in CONTROL_ORDERS:
             raise ValueError(f"control_order must be one of {CONTROL_ORDERS}, got {self.control_order!r}")
+        if self.preprocess not in PREPROCESS:
+            raise ValueError(f"preprocess must be one of {PREPROCESS}, got {self.preprocess!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, **dataclasses.asdict(self)}
@@ -92,7 +102,9 @@ class DaCLIP(nn.Module):
         self.logit_scale = nn.Parameter(clip.logit_scale.detach().clone().reshape(()))
         self.embed_dim = int(visual.output_dim)
         self.image_size = int(visual.image_size[0])
-        self.tokenizer = tokenizer if tokenizer is not None else get_tokenizer(config.model)
+        if tokenizer is None:
+            tokenizer = tokenizer_for_config(config.clip_config) if config.clip_config else get_tokenizer(config.model)
+        self.tokenizer = tokenizer
         self.register_buffer("degradation_tokens", self.tokenizer(degradation_prompts()), persistent=False)
         self.clip.eval()
 
@@ -108,7 +120,12 @@ class DaCLIP(nn.Module):
     # -- image side --------------------------------------------------------------------------
     def preprocess_tensor(self, x: torch.Tensor) -> torch.Tensor:
         """Float Bx3xHxW in [0, 1], any size -> normalised CLIP input (bicubic resize of the
-        shorter side to ``image_size``, centre crop, OpenAI mean/std)."""
+        shorter side to ``image_size``, centre crop, OpenAI mean/std; with ``preprocess="pil"``
+        the same through PIL on the image rounded to uint8, as the reference does)."""
+        if self.config.preprocess == "pil":
+            from .preprocess import pil_preprocess
+
+            return pil_preprocess(x, self.image_size).to(self.logit_scale.device)
         return preprocess_tensor(x.to(self.logit_scale.device), self.image_size)
 
     def control(self, image: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -163,7 +180,10 @@ class DaCLIP(nn.Module):
     # -- classification ----------------------------------------------------------------------
     def degradation_logits(self, degradation: torch.Tensor, class_text: torch.Tensor | None = None) -> torch.Tensor:
         class_text = self.degradation_text_features() if class_text is None else class_text
-        scale = self.logit_scale.exp().clamp(max=100.0)
+        if self.config.class_scale is not None:
+            scale = torch.tensor(float(self.config.class_scale), device=degradation.device)
+        else:
+            scale = self.logit_scale.exp().clamp(max=100.0)
         return scale * F.normalize(degradation, dim=-1) @ class_text.T
 
     @torch.no_grad()
@@ -201,7 +221,13 @@ def _head(visual: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
 
 def build(config: DaCLIPConfig) -> DaCLIP:
     """A fresh DA-CLIP: base CLIP from ``config.pretrained``, controller copied from it."""
-    return DaCLIP(create_clip(config.model, config.pretrained, seed=config.init_seed), config)
+    return DaCLIP(_base_clip(config, config.pretrained), config)
+
+
+def _base_clip(config: DaCLIPConfig, pretrained: str) -> nn.Module:
+    if config.clip_config:
+        return clip_from_config(config.clip_config, seed=config.init_seed)
+    return create_clip(config.model, pretrained, seed=config.init_seed)
 
 
 def state_for_checkpoint(model: DaCLIP) -> dict[str, torch.Tensor]:
@@ -210,14 +236,20 @@ def state_for_checkpoint(model: DaCLIP) -> dict[str, torch.Tensor]:
 
 
 def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> DaCLIP:
-    """Load a trained DA-CLIP from a checkpoint folder or a run folder (its latest checkpoint).
+    """Load a trained DA-CLIP from a checkpoint folder or a run folder (its latest checkpoint),
+    or a released DA-CLIP file (``daclip_ViT-B-32.pt``: converted in memory, see :mod:`daclip.convert`).
 
     The base CLIP is built without weights (no download) and everything comes from the
     checkpoint's ``model.safetensors``.
     """
     from ..runtime.checkpoint import load_checkpoint
 
-    weights, config, _ = load_checkpoint(path)
+    if os.path.isfile(path):
+        from ..convert import convert_file
+
+        weights, config = convert_file(path, kind="daclip")
+    else:
+        weights, config, _ = load_checkpoint(path)
     model_config = config.get("model", config)
     if model_config.get("format") != FORMAT:
         raise ValueError(f"{path} is not a DA-CLIP checkpoint (config format {model_config.get('format')!r})")
@@ -226,6 +258,35 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> DaCLIP:
 
 def from_weights(config: DaCLIPConfig, weights: dict[str, torch.Tensor]) -> DaCLIP:
     """A DA-CLIP rebuilt from its config and checkpoint weights (the base CLIP is built empty: no download)."""
-    model = DaCLIP(create_clip(config.model, "none", seed=config.init_seed), config)
-    model.load_state_dict(weights, strict=True)
+    if not config.clip_config:  # open_clip's factory moves the model to a device: no meta build
+        model = DaCLIP(_base_clip(config, "none"), config)
+        model.load_state_dict(weights, strict=True)
+        return model
+    with torch.device("meta"):  # no time or memory spent on an initialisation the weights replace
+        model = DaCLIP(_base_clip(config, "none"), config)
+    model.load_state_dict(weights, strict=True, assign=True)
+    return _rebuild_buffers(_aligned(model))
+
+
+def _aligned(model: nn.Module) -> nn.Module:
+    """Copy tensors that sit at addresses not 64-byte aligned (safetensors and mmapped files can
+    put them there): CPU kernels round differently on them, so results would depend on the file."""
+    for module in model.modules():
+        for tensor in [*module._parameters.values(), *module._buffers.values()]:
+            if tensor is not None and tensor.data_ptr() % 64:
+                tensor.data = tensor.data.clone()
+    return model
+
+
+def _rebuild_buffers(model: DaCLIP) -> DaCLIP:
+    """Non-persistent buffers (the text tower's causal mask, the class tokens) are not in the
+    weights: recompute them on CPU; any other buffer left on ``meta`` is an error."""
+    mask = model.clip.attn_mask
+    if mask is not None and mask.is_meta:
+        causal = torch.full(tuple(mask.shape), float("-inf")).triu_(1)
+        model.clip.register_buffer("attn_mask", causal, persistent=False)
+    model.register_buffer("degradation_tokens", model.tokenizer(degradation_prompts()), persistent=False)
+    left = [name for name, b in model.named_buffers() if b.is_meta]
+    if left:
+        raise RuntimeError(f"buffers not restored after loading: {left}")
     return model

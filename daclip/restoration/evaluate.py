@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,7 @@ def evaluate_restore(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
     device = resolve_device(cfg.device)
     loaded = load_restoration(cfg.ckpt, device=device)
     net = loaded.inference_net(cfg.weights).eval()
+    cfg = replace(cfg, sampling=cfg.sampling.resolved(loaded.config.sampling))
     encoder = load_encoder(loaded.config, device, cfg.daclip)
     lpips_fn, lpips_status = None, "disabled"
     if cfg.lpips:

@@ -89,10 +89,11 @@ class RestorationConfig:
     sde: SDEConfig = field(default_factory=SDEConfig)
     daclip: str | None = None  # DA-CLIP checkpoint that gives the embeddings; None = unconditioned
     train: dict[str, Any] = field(default_factory=dict)
+    sampling: dict[str, Any] = field(default_factory=dict)  # sampler defaults this model was made for
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "name": self.name, "unet": self.unet.to_dict(), "sde": self.sde.to_dict(),
-                "daclip": self.daclip, "train": dict(self.train)}
+                "daclip": self.daclip, "train": dict(self.train), "sampling": dict(self.sampling)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RestorationConfig:
@@ -100,7 +101,8 @@ class RestorationConfig:
             raise ValueError(f"not a restoration checkpoint config (format {data.get('format')!r}, "
                              f"expected {FORMAT!r})")
         return cls(name=data["name"], unet=UNetConfig.from_dict(data["unet"]),
-                   sde=SDEConfig.from_dict(data["sde"]), daclip=data.get("daclip"), train=data.get("train", {}))
+                   sde=SDEConfig.from_dict(data["sde"]), daclip=data.get("daclip"), train=data.get("train", {}),
+                   sampling=data.get("sampling", {}))
 
 
 def create_model(
@@ -182,6 +184,11 @@ class LoadedRestoration:
             raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
         return self.ema if weights == "ema" and self.ema is not None else self.net
 
+    @property
+    def unet(self) -> ConditionalUNet:
+        """The network to sample with: ``unet(x_t, mu, t, content=..., degradation=...)`` -> noise."""
+        return self.inference_net("ema")
+
 
 WEIGHTS = ("ema", "net")
 
@@ -189,7 +196,13 @@ WEIGHTS = ("ema", "net")
 def load_restoration(
     path: str | os.PathLike, device: str | torch.device = "cpu", with_state: bool = False
 ) -> LoadedRestoration:
-    """Load a restoration checkpoint (a folder, or a run folder with ``checkpoints/latest``)."""
+    """Load a restoration checkpoint (a folder, or a run folder with ``checkpoints/latest``), or a
+    released U-Net file (``universal-ir.pth``, ``wild-ir.pth``: converted in memory, see :mod:`daclip.convert`)."""
+    if os.path.isfile(path):
+        from ..convert import convert_file
+
+        state, raw_config = convert_file(path, kind="unet")
+        return from_weights(state, raw_config, device)
     state, raw_config, training_state = load_checkpoint(path, with_state=with_state)
     return from_weights(state, raw_config, device, training_state)
 
@@ -198,16 +211,19 @@ def from_weights(weights: dict[str, torch.Tensor], raw_config: dict[str, Any], d
                  training_state: dict[str, Any] | None = None) -> LoadedRestoration:
     """A restoration model rebuilt from a checkpoint's weights and config."""
     config = RestorationConfig.from_dict(raw_config)
-    net = ConditionalUNet(config.unet)
-    net.load_state_dict({k[4:]: v for k, v in weights.items() if k.startswith("net.")}, strict=True)
+    net = _net_from(config.unet, {k[4:]: v for k, v in weights.items() if k.startswith("net.")})
     ema_state = {k[4:]: v for k, v in weights.items() if k.startswith("ema.")}
-    ema = None
-    if ema_state:
-        ema = ConditionalUNet(config.unet)
-        ema.load_state_dict(ema_state, strict=True)
-        ema = ema.to(device).eval().requires_grad_(False)
+    ema = _net_from(config.unet, ema_state).to(device).eval().requires_grad_(False) if ema_state else None
     return LoadedRestoration(net=net.to(device), ema=ema, config=config, sde=IRSDE(config.sde),
                              training_state=training_state)
+
+
+def _net_from(config: UNetConfig, state: dict[str, torch.Tensor]) -> ConditionalUNet:
+    """A U-Net holding a copy of ``state`` (strict; copied into its own aligned memory: see
+    :func:`daclip.controller.model.from_weights`)."""
+    net = ConditionalUNet(config)
+    net.load_state_dict(state, strict=True)
+    return net
 
 
 def _unwrap(net: nn.Module) -> nn.Module:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -34,16 +35,25 @@ __all__ = ["SamplingConfig", "command", "restore_array", "restore_files", "resto
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    sampler: str = "posterior"
+    """``sampler``/``clip_x0`` None: the checkpoint's ``sampling`` defaults (see :meth:`resolved`)."""
+
+    sampler: str | None = "posterior"
     steps: int | None = None  # None = all T timesteps
     seed: int = 0
     tile: int | None = 512  # None or 0 = never tile
     overlap: int = 64
     tile_batch: int = 4
-    clip_x0: bool = True  # clamp the x_0 estimate to [0, 1] at every step ("clip denoised")
+    clip_x0: bool | None = True  # clamp the x_0 estimate to [0, 1] at every step ("clip denoised")
+
+    def resolved(self, defaults: dict[str, Any] | None = None) -> SamplingConfig:
+        """Fill ``sampler``/``clip_x0`` left as None from a checkpoint's ``sampling`` defaults, then
+        from ours (posterior, clip_x0). Converted released U-Nets default to their recipe: no clamp."""
+        d = defaults or {}
+        return replace(self, sampler=self.sampler or d.get("sampler", "posterior"),
+                       clip_x0=self.clip_x0 if self.clip_x0 is not None else bool(d.get("clip_x0", True)))
 
     def __post_init__(self) -> None:
-        if self.sampler not in SAMPLERS:
+        if self.sampler is not None and self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r}; valid: {sorted(SAMPLERS)}")
         if self.tile:
             if self.tile < 16:
@@ -147,6 +157,7 @@ def restore_tensor(
     """Run the reverse SDE from ``lq + lambda z`` (1 x 3 x H x W in [0, 1]); returns the last mean."""
     if lq.dim() != 4 or lq.shape[0] != 1:
         raise ValueError(f"restore one image at a time (1 x 3 x H x W), got {tuple(lq.shape)}")
+    sampling = sampling.resolved()
     generator = torch.Generator().manual_seed(sampling.seed)
     sampler = make_sampler(sampling.sampler, sde, sampling.steps, clip_x0=sampling.clip_x0)
     tiles = tile_grid(lq.shape[-2], lq.shape[-1], sampling.tile, sampling.overlap)
@@ -200,6 +211,7 @@ def restore_files(
     loaded = load_restoration(ckpt, device=device)
     net = loaded.inference_net(weights).eval()
     encoder = load_encoder(loaded.config, device, daclip)
+    sampling = sampling.resolved(loaded.config.sampling)
     written = []
     for src, dst in zip(images, names):
         if dst.exists() and not overwrite:
@@ -218,9 +230,11 @@ def sampling_options(command: Callable) -> Callable:
     ``sampling`` (a :class:`SamplingConfig`), ``weights``, ``daclip`` and ``device``."""
     options = [
         click.option("--steps", type=int, default=None, help="Sampling steps (default: all T=100)."),
-        click.option("--sampler", type=click.Choice(sorted(SAMPLERS)), default="posterior", show_default=True),
-        click.option("--clip-x0/--no-clip-x0", default=True, show_default=True,
-                     help="Clamp the clean-image estimate to [0, 1] at every sampling step."),
+        click.option("--sampler", type=click.Choice(sorted(SAMPLERS)), default=None,
+                     help="Default: the checkpoint's (posterior; converted released models: posterior)."),
+        click.option("--clip-x0/--no-clip-x0", default=None,
+                     help="Clamp the clean-image estimate to [0, 1] at every sampling step (default: on; "
+                          "off for converted released models, as their reference recipe)."),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--tile", type=int, default=512, show_default=True, help="Tile size in pixels (0: no tiling)."),
         click.option("--overlap", type=int, default=64, show_default=True, help="Tile overlap in pixels."),

@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-__all__ = ["SAMPLERS", "EulerMaruyamaSampler", "IRSDE", "PosteriorSampler", "SDEConfig", "SDEStepOutput",
-           "make_sampler"]
+__all__ = ["SAMPLERS", "EulerMaruyamaSampler", "IRSDE", "ODESampler", "PosteriorSampler", "SDEConfig",
+           "SDEStepOutput", "make_sampler"]
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,11 @@ class IRSDE:
             a = math.exp(-theta * self.dt)
             return mu + (x - mu) * a + self.max_sigma * math.sqrt(1 - a * a) * z
         sigma = float(self.sigmas[t + 1])
-        return x + theta * (mu - x) * self.dt + sigma * math.sqrt(self.dt) * z
+        return x + self.drift(x, mu, t + 1) + sigma * math.sqrt(self.dt) * z
+
+    def drift(self, x: torch.Tensor, mu: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
+        """``theta_t (mu - x) dt``: the forward step's deterministic part."""
+        return self._theta_span(t, None, x) * (mu - x) * self.dt
 
     # --- reverse quantities -------------------------------------------------------------------
     def score(self, noise_pred: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
@@ -160,9 +164,19 @@ class IRSDE:
 
         From ``t`` to ``prev_t`` (default ``t - 1``), theta is summed over the skipped steps.
         """
+        return self._reverse_mean(x, mu, noise_pred, t, prev_t, 1.0)
+
+    def reverse_ode_mean(
+        self, x: torch.Tensor, mu: torch.Tensor, noise_pred: torch.Tensor, t: int | torch.Tensor,
+        prev_t: int | torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """One step of the probability-flow ODE: ``x - [theta (mu - x) - sigma^2 score / 2] dt``."""
+        return self._reverse_mean(x, mu, noise_pred, t, prev_t, 0.5)
+
+    def _reverse_mean(self, x, mu, noise_pred, t, prev_t, score_weight: float) -> torch.Tensor:
         theta = self._theta_span(t, prev_t, x)
         sigma2 = 2 * theta * self.max_sigma**2
-        return x - (theta * (mu - x) - sigma2 * self.score(noise_pred, t)) * self.dt
+        return x - (theta * (mu - x) - score_weight * sigma2 * self.score(noise_pred, t)) * self.dt
 
     def optimal_reverse_mean(
         self, x_t: torch.Tensor, x0: torch.Tensor, mu: torch.Tensor, t: int | torch.Tensor,
@@ -297,7 +311,8 @@ class EulerMaruyamaSampler(_Sampler):
         mean = self.sde.reverse_sde_mean(sample, mu, self.clipped_noise(model_output, t, sample, mu), t, prev)
         theta = self.sde._theta_span(t, prev, sample)
         std = torch.sqrt(2 * theta * self.sde.max_sigma**2 * self.sde.dt)
-        return SDEStepOutput(prev_sample=mean + std * randn_like(sample, generator), prev_sample_mean=mean)
+        # the reference subtracts its dispersion term: the same law, and the same path for the same draws
+        return SDEStepOutput(prev_sample=mean - std * randn_like(sample, generator), prev_sample_mean=mean)
 
 
 class PosteriorSampler(_Sampler):
@@ -318,7 +333,19 @@ class PosteriorSampler(_Sampler):
         return SDEStepOutput(prev_sample=mean + std * randn_like(sample, generator), prev_sample_mean=mean)
 
 
-SAMPLERS: dict[str, type[_Sampler]] = {"em": EulerMaruyamaSampler, "posterior": PosteriorSampler}
+class ODESampler(_Sampler):
+    """Deterministic: Euler steps of the probability-flow ODE (the reference's ``reverse_ode``)."""
+
+    name = "ode"
+
+    def step(self, model_output: torch.Tensor, t: int, sample: torch.Tensor,
+             generator: torch.Generator | None = None, *, mu: torch.Tensor) -> SDEStepOutput:
+        prev = self.prev_timestep(t)
+        mean = self.sde.reverse_ode_mean(sample, mu, self.clipped_noise(model_output, t, sample, mu), t, prev)
+        return SDEStepOutput(prev_sample=mean, prev_sample_mean=mean)
+
+
+SAMPLERS: dict[str, type[_Sampler]] = {"em": EulerMaruyamaSampler, "posterior": PosteriorSampler, "ode": ODESampler}
 
 
 def make_sampler(name: str, sde: IRSDE, num_steps: int | None = None, clip_x0: bool = False) -> _Sampler:

@@ -221,7 +221,8 @@ def _with_overrides(config: RestorationConfig, cfg: TrainConfig, resumed: bool) 
     train = {**defaults, "batch_size": cfg.batch_size or int(defaults.get("batch_size", 8)),
              "patch": cfg.patch or int(defaults.get("patch", 128)), "lr": cfg.lr or float(defaults.get("lr", 2e-4)),
              "loss": cfg.loss}
-    return RestorationConfig(name=config.name, unet=config.unet, sde=sde_config, daclip=config.daclip, train=train)
+    return RestorationConfig(name=config.name, unet=config.unet, sde=sde_config, daclip=config.daclip, train=train,
+                             sampling=config.sampling)
 
 
 if __name__ == "__main__":  # python -m daclip.restoration.trainer (torchrun): the console script
