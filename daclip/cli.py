@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from pipelines.common.cli import console_group, setup_logging
+from pipelines.common.cli import GuardedCommand, console_group, setup_logging
 
 from .runtime.settings import run_options, settings_from_kwargs
 
@@ -31,7 +31,8 @@ DEGRADATION_LOSSES = ("ce", "infonce")  # daclip.controller.losses.DEGRADATION_L
 RESTORE_LOSSES = ("ml", "x0")  # daclip.restoration.trainer.LOSSES
 
 
-cli = console_group("DA-CLIP inference: classify degradations, evaluate, restore images.", SUBCOMMANDS)
+cli = console_group("DA-CLIP inference: classify degradations, evaluate, restore images.", SUBCOMMANDS,
+                    guarded=True)
 
 
 def main() -> None:
@@ -44,17 +45,18 @@ def _finish(summary: dict[str, Any]) -> None:
 
 
 def _run_trainer(train: Any, config: Any, kwargs: dict[str, Any]) -> None:
+    """Expected failures (bad manifests or shards, missing files, unusable data) become one line
+    through the command's error boundary (``-v`` shows the traceback)."""
     from pipelines.common.models import ModelUnavailableError
 
     try:
-        settings = settings_from_kwargs(kwargs)
-        summary = train(config(**kwargs), settings)
-    except (ModelUnavailableError, ValueError, FileNotFoundError) as exn:
+        summary = train(config(**kwargs), settings_from_kwargs(kwargs))
+    except ModelUnavailableError as exn:
         raise click.ClickException(str(exn)) from None
     _finish(summary)
 
 
-@click.command("train-daclip", context_settings={"show_default": True})
+@click.command("train-daclip", cls=GuardedCommand, context_settings={"show_default": True})
 @click.option("--shards", multiple=True, required=True, type=MANIFEST,
               help="Training manifest(s), e.g. manifests/train.parquet (repeatable).")
 @click.option("--model", default="ViT-B-32", help="open_clip architecture, or 'tiny' (ours, for CPU).")
@@ -86,7 +88,7 @@ def train_daclip(verbose: bool, **kwargs: Any) -> None:
     _run_trainer(train, TrainConfig, kwargs)
 
 
-@click.command("train-restore", context_settings={"show_default": True})
+@click.command("train-restore", cls=GuardedCommand, context_settings={"show_default": True})
 @click.option("--shards", multiple=True, required=True, type=MANIFEST,
               help="Training manifest(s), e.g. manifests/train.parquet.")
 @click.option("--split", default="train", help="Manifest split to train on ('' for all rows).")

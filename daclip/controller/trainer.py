@@ -23,7 +23,8 @@ import torch
 
 from ..data.loaders import eval_loader, train_loader
 from ..data.segments import segmented_batches
-from ..data.shards import ShardIndex, load_index
+from ..data.health import DataStreamError, stream_error
+from ..data.shards import ShardIndex, check_index, load_index
 from ..runtime.loop import RunContext, run
 from ..runtime.schedule import warmup_cosine
 from ..runtime.settings import RunSettings
@@ -100,13 +101,14 @@ class DaCLIPTraining:
         self.val_loader = None
         if val_index is not None:
             self.val_loader = eval_loader(val_index, image_size=model.image_size, tokenizer=model.tokenizer,
-                                          batch_size=cfg.batch_size, workers=ctx.workers, persistent=True)
+                                          batch_size=cfg.batch_size, workers=ctx.workers, persistent=True,
+                                          max_pixels=ctx.settings.max_pixels)
         self._train_loader = None
 
     @classmethod
     def build(cls, cfg: TrainConfig, ctx: RunContext) -> DaCLIPTraining:
-        index = load_index(cfg.shards, split=cfg.train_split)
-        val_index = load_index(ctx.settings.val, split=cfg.val_split) if ctx.settings.val else None
+        index = check_index(load_index(cfg.shards, split=cfg.train_split))
+        val_index = check_index(load_index(ctx.settings.val, split=cfg.val_split)) if ctx.settings.val else None
         if ctx.dist.main:
             _report_captions(index, cfg.hq_align_weight)
         global_batch = cfg.batch_size * cfg.accum * ctx.dist.world
@@ -134,10 +136,14 @@ class DaCLIPTraining:
             self.index, seed=self.ctx.settings.seed, start=start, every=save_every, batch_size=self.cfg.batch_size,
             workers=self.ctx.workers, image_size=self.model.image_size, tokenizer=self.model.tokenizer,
             with_hq=self.cfg.hq_align_weight > 0, shuffle_buffer=self.cfg.shuffle_buffer,
-            mix=self.ctx.settings.mix or DEFAULT_MIX,
+            mix=self.ctx.settings.mix or DEFAULT_MIX, max_pixels=self.ctx.settings.max_pixels,
+            max_bad_fraction=self.ctx.settings.max_bad_fraction,
         )
-        for batch in segmented_batches(self._train_loader, start, save_every, per_step=self.accum):
-            yield to_device(batch, self.ctx.device)
+        try:
+            for batch in segmented_batches(self._train_loader, start, save_every, per_step=self.accum):
+                yield to_device(batch, self.ctx.device)
+        except DataStreamError as exn:  # raised in a loader worker: keep its one-line message
+            raise stream_error(exn) from None
 
     def loss(self, module: torch.nn.Module, batch: dict[str, Any], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         with self.ctx.autocast(self.amp_dtype):

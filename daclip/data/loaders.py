@@ -73,26 +73,29 @@ class MixedStream(IterableDataset):
 
 
 def train_stream(seed: int, *, index: ShardIndex, image_size: int, tokenizer: Any, with_hq: bool = False,
-                 shuffle_buffer: int = 256, mix: str = "weighted") -> IterableDataset:
+                 shuffle_buffer: int = 256, mix: str = "weighted", **limits: Any) -> IterableDataset:
     """One training segment: resampled, shuffled, random crops; with several degradations, one
-    stream per degradation, interleaved by :class:`MixedStream` under the ``mix`` policy."""
+    stream per degradation, interleaved by :class:`MixedStream` under the ``mix`` policy.
+    ``limits``: ``max_pixels`` and ``max_bad_fraction`` of :func:`~daclip.data.shards.sample_stream`."""
     stage = ToTensors(image_size, tokenizer, seed=seed, train=True, with_hq=with_hq)
     groups = list(index.by_degradation().values())
     if len(groups) > 1:
         buffer = max(16, shuffle_buffer // len(groups))
         streams = [
-            sample_stream(group, resampled=True, seed=seed + k, shuffle_buffer=buffer, with_hq=with_hq)
+            sample_stream(group, resampled=True, seed=seed + k, shuffle_buffer=buffer, with_hq=with_hq, **limits)
             for k, group in enumerate(groups)
         ]
         return MixedStream(streams, [group.num_samples for group in groups], seed, stage, policy=mix)
-    dataset = sample_stream(index, resampled=True, seed=seed, shuffle_buffer=shuffle_buffer, with_hq=with_hq)
+    dataset = sample_stream(index, resampled=True, seed=seed, shuffle_buffer=shuffle_buffer, with_hq=with_hq,
+                            **limits)
     dataset.append(stage)
     return dataset
 
 
-def eval_stream(index: ShardIndex, *, image_size: int, tokenizer: Any, with_hq: bool = False) -> IterableDataset:
+def eval_stream(index: ShardIndex, *, image_size: int, tokenizer: Any, with_hq: bool = False,
+                **limits: Any) -> IterableDataset:
     """Every listed sample once (split across ranks and workers), deterministic val transform."""
-    dataset = sample_stream(index, resampled=False, shuffle_buffer=0, with_hq=with_hq)
+    dataset = sample_stream(index, resampled=False, shuffle_buffer=0, with_hq=with_hq, **limits)
     dataset.append(ToTensors(image_size, tokenizer, train=False, with_hq=with_hq))
     return dataset
 

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
 
+from pipelines.common.images import DEFAULT_MAX_PIXELS
+
+from .health import DEFAULT_MAX_BAD_FRACTION
 from .mixing import check_policy, types_for_step
 from .shards import ShardIndex, decode_sample, sample_stream, split_by_degradation
 
@@ -66,7 +71,8 @@ class PatchBatches:
     """
 
     def __init__(self, indexes: dict[str, ShardIndex], batch_size: int, patch: int, seed: int, rank: int,
-                 segment: int, shuffle_buffer: int, mix: str = "round-robin", decode_threads: int = 0):
+                 segment: int, shuffle_buffer: int, mix: str = "round-robin", decode_threads: int = 0,
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS, max_bad_fraction: float = DEFAULT_MAX_BAD_FRACTION):
         self.indexes = indexes
         self.names = sorted(indexes)
         self.batch_size = batch_size
@@ -77,14 +83,20 @@ class PatchBatches:
         self.shuffle_buffer = shuffle_buffer
         self.mix = check_policy(mix)
         self.decode_threads = decode_threads
+        self.max_pixels = max_pixels
+        self.max_bad_fraction = max_bad_fraction
         self.weights = [indexes[name].num_samples for name in self.names]
 
     def _streams(self, segment: int) -> dict[str, Iterator[dict[str, Any]]]:
-        return {
-            name: iter(sample_stream(self.indexes[name], resampled=True, shuffle_buffer=self.shuffle_buffer,
-                                     seed=derive_seed(self.seed, self.rank, segment, i), decode=False))
-            for i, name in enumerate(self.names)
-        }
+        """One raw (undecoded) resampled stream per type; each carries its ``decode`` function."""
+        streams = {}
+        for i, name in enumerate(self.names):
+            pipeline = sample_stream(self.indexes[name], resampled=True, shuffle_buffer=self.shuffle_buffer,
+                                     seed=derive_seed(self.seed, self.rank, segment, i), decode=False,
+                                     max_bad_fraction=self.max_bad_fraction)
+            streams[name] = DecodableStream(iter(pipeline), partial(decode_sample, health=pipeline.health,
+                                                                max_pixels=self.max_pixels))
+        return streams
 
     def _types(self, step: int) -> list[str]:
         rng = np.random.default_rng(derive_seed(self.seed, self.rank, step, 3)) if self.mix == "weighted" else None
@@ -118,7 +130,18 @@ class PatchBatches:
             step += 1
 
 
-def take_decoded(streams: dict[str, Iterator[dict[str, Any]]], names: list[str],
+@dataclass(frozen=True)
+class DecodableStream:
+    """A raw sample stream and the function that decodes (and counts) its samples."""
+
+    samples: Iterator[dict[str, Any]]
+    decode: Callable[[dict[str, Any]], dict[str, Any] | None]
+
+    def __next__(self) -> dict[str, Any]:
+        return next(self.samples)
+
+
+def take_decoded(streams: dict[str, DecodableStream], names: list[str],
                  pool: ThreadPoolExecutor | None = None) -> list[dict[str, Any]]:
     """The next decodable sample of each type in ``names``, in order, decoded in ``pool`` (threads:
     image decoding releases the GIL). Undecodable samples are skipped exactly as a decoding stream
@@ -128,12 +151,18 @@ def take_decoded(streams: dict[str, Iterator[dict[str, Any]]], names: list[str],
     missing = dict(wanted)
     while missing:
         raws = [(name, next(streams[name])) for name, count in missing.items() for _ in range(count)]
-        samples = (pool.map if pool is not None else map)(decode_sample, [raw for _, raw in raws])
+        jobs = [(streams[name].decode, raw) for name, raw in raws]
+        samples = (pool.map if pool is not None else map)(_call, jobs)
         for (name, _), sample in zip(raws, samples):
             if sample is not None:
                 decoded[name].append(sample)
         missing = {name: wanted[name] - len(decoded[name]) for name in wanted if len(decoded[name]) < wanted[name]}
     return [decoded[name].popleft() for name in names]
+
+
+def _call(job: tuple[Callable[[dict[str, Any]], Any], dict[str, Any]]) -> Any:
+    decode, raw = job
+    return decode(raw)
 
 
 def _batch(images: list[np.ndarray]) -> torch.Tensor:

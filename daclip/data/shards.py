@@ -1,9 +1,14 @@
 """Stream decoded (LQ, HQ, caption, degradation) samples from manifests into training.
 
-The pipeline is a visible list of small stages (webdataset building blocks):
+The pipeline is a visible list of small stages (webdataset building blocks, our safe tar reader):
 
-    shard list (resampled, or fixed order) -> split by node -> split by worker
-    -> tar members -> samples grouped by key -> keep keys the manifest lists -> decode + join
+    shard list (resampled, or fixed order) -> split by node -> split by worker -> count shards
+    -> tar members (regular, size-checked: pipelines.common.tars) -> samples grouped by key
+    -> keep keys the manifest lists -> decode (pixel limit) + join
+
+Every stream counts what it reads (:class:`daclip.data.health.StreamHealth`): bad samples are
+logged and skipped up to ``max_bad_fraction``, and a full pass over the shards with nothing usable
+stops the run with a message instead of spinning forever.
 
 Captions and degradations come from the manifest, never from the tar, so re-captioning a
 dataset never rewrites shards. Keys that a manifest does not list (another split, failed
@@ -20,10 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import webdataset as wds
+from pipelines.common.tars import TarSamples
 
 from degradations import index_of
-from pipelines.common.images import decode_rgb
+from pipelines.common.images import DEFAULT_MAX_PIXELS, decode_rgb
 from pipelines.manifest import read_manifest
+
+from .health import DEFAULT_MAX_BAD_FRACTION, StreamHealth, check_shards
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +96,15 @@ def load_index(manifests: str | os.PathLike | Sequence[str | os.PathLike], split
     return ShardIndex(shards=tuple(sorted(shards)), samples=samples)
 
 
+def check_index(index: ShardIndex) -> ShardIndex:
+    """Fail fast when the index's rows are not in their shards (see :func:`daclip.data.health.check_shards`)."""
+    keys: dict[str, list[str]] = {}
+    for key, info in index.samples.items():
+        keys.setdefault(info.shard, []).append(key)
+    check_shards(keys)
+    return index
+
+
 
 def split_by_degradation(
     manifests: str | os.PathLike | Sequence[str | os.PathLike], split: str | None = None
@@ -103,6 +120,18 @@ def _member(sample: dict[str, Any], stem: str) -> bytes:
     raise KeyError(f"sample {sample.get('__key__')} has no {stem} image member")
 
 
+class CountShards:
+    """Stage: pass shard entries through, telling the stream's health each time one is opened."""
+
+    def __init__(self, health: StreamHealth):
+        self.health = health
+
+    def __call__(self, shards: Iterable[Any]) -> Iterator[Any]:
+        for shard in shards:
+            self.health.opened_shard()
+            yield shard
+
+
 class JoinManifest:
     """Stage: drop samples the manifest does not list; attach caption and label to the image members.
 
@@ -111,15 +140,16 @@ class JoinManifest:
     (not a closure) so that it pickles into DataLoader workers.
     """
 
-    def __init__(self, samples: dict[str, SampleInfo], with_hq: bool = True, handler=wds.warn_and_continue):
+    def __init__(self, samples: dict[str, SampleInfo], health: StreamHealth, with_hq: bool = True):
         self.samples = samples
+        self.health = health
         self.with_hq = with_hq
-        self.handler = handler
 
     def __call__(self, source: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for raw in source:
             info = self.samples.get(raw.get("__key__"))
             if info is None:
+                self.health.count("unlisted")
                 continue
             try:
                 sample = {
@@ -131,33 +161,36 @@ class JoinManifest:
                 }
                 if self.with_hq:
                     sample["hq"] = _member(raw, "hq")
-            except Exception as exn:  # a bad sample is logged and skipped, never kills training
-                if self.handler(exn):
-                    continue
-                raise
+            except KeyError as exn:  # a bad sample is counted and skipped, never kills training
+                self.health.handler(exn)
+                continue
             yield sample
 
 
-def decode_sample(sample: dict[str, Any], handler=wds.warn_and_continue) -> dict[str, Any] | None:
-    """The sample with its ``lq``/``hq`` bytes decoded to HxWx3 uint8 RGB; None (after ``handler``)
-    when a member does not decode."""
+def decode_sample(sample: dict[str, Any], health: StreamHealth,
+                  max_pixels: int | None = DEFAULT_MAX_PIXELS) -> dict[str, Any] | None:
+    """The sample with its ``lq``/``hq`` bytes decoded to HxWx3 uint8 RGB (each member's pixel
+    count checked from its header first); None when a member does not decode (counted)."""
     try:
-        return {**sample, **{name: decode_rgb(sample[name]) for name in ("lq", "hq") if name in sample}}
-    except Exception as exn:
-        if handler(exn):
-            return None
-        raise
+        decoded = {**sample, **{name: decode_rgb(sample[name], max_pixels)
+                                for name in ("lq", "hq") if name in sample}}
+    except ValueError as exn:  # ImageError: undecodable or over the pixel limit
+        health.handler(exn)
+        return None
+    health.count("usable")
+    return decoded
 
 
 class Decode:
-    """Stage: decode the image members (undecodable samples are logged and skipped)."""
+    """Stage: decode the image members (undecodable samples are counted and skipped)."""
 
-    def __init__(self, handler=wds.warn_and_continue):
-        self.handler = handler
+    def __init__(self, health: StreamHealth, max_pixels: int | None = DEFAULT_MAX_PIXELS):
+        self.health = health
+        self.max_pixels = max_pixels
 
     def __call__(self, source: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for sample in source:
-            decoded = decode_sample(sample, self.handler)
+            decoded = decode_sample(sample, self.health, self.max_pixels)
             if decoded is not None:
                 yield decoded
 
@@ -169,26 +202,31 @@ def sample_stream(
     seed: int = 0,
     shuffle_buffer: int = 256,
     with_hq: bool = True,
-    handler=wds.warn_and_continue,
     decode: bool = True,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_bad_fraction: float = DEFAULT_MAX_BAD_FRACTION,
 ) -> wds.DataPipeline:
     """An iterable of decoded sample dicts: ``key, lq, hq, degradation, label, caption``
-    (``decode=False``: ``lq``/``hq`` stay encoded bytes, for a consumer that decodes in threads).
+    (``decode=False``: ``lq``/``hq`` stay encoded bytes, for a consumer that decodes in threads
+    with :func:`decode_sample` and the pipeline's ``health``).
 
     ``resampled=True`` draws shards with replacement forever (each rank and DataLoader worker
     with its own deterministic seed); the trainer decides the epoch length. ``resampled=False``
     reads every shard once, split across ranks and workers (evaluation).
     """
     urls = list(index.shards)
+    health = StreamHealth(len(urls), max_bad_fraction=max_bad_fraction)
     if resampled:
         stages: list[Any] = [wds.ResampledShards(urls, seed=seed, deterministic=True)]
     else:
         stages = [wds.SimpleShardList(urls), wds.split_by_node, wds.split_by_worker]
-    stages.append(wds.tarfile_to_samples(handler=handler))
+    stages += [CountShards(health), TarSamples(handler=health.handler)]
     # at this point we have an iterator over raw samples of the shards assigned to this worker
     if shuffle_buffer > 1:
         stages.append(wds.shuffle(shuffle_buffer, initial=min(shuffle_buffer, 64), seed=seed))
-    stages.append(JoinManifest(index.samples, with_hq=with_hq, handler=handler))
+    stages.append(JoinManifest(index.samples, health, with_hq=with_hq))
     if decode:
-        stages.append(Decode(handler))
-    return wds.DataPipeline(*stages)
+        stages.append(Decode(health, max_pixels))
+    pipeline = wds.DataPipeline(*stages)
+    pipeline.health = health
+    return pipeline

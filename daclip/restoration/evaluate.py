@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from pipelines.common.devices import resolve_device
+from pipelines.common.files import safe_join
 from pipelines.common.files import write_text_atomic
 from pipelines.common.images import save_image
 
@@ -138,12 +139,13 @@ def evaluate_restore(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
                     row["lq_lpips"] = lpips_fn(lq, hq)
                 images.append(row)
                 if cfg.save_images:
-                    save_image(restored, out / "images" / name / f"{sample['key']}.png")
+                    # names come from the manifest and the tar: joined only under OUT/images, never outside
+                    save_image(restored, safe_join(out, "images", name, f"{sample['key']}.png"))
                 if len(rows) < cfg.grid_rows:
                     rows.append((lq, restored, hq))
                 bar.update(1)
             if rows:
-                grid_path = save_image(make_grid(rows, cfg.grid_height), out / f"grid_{name}.png")
+                grid_path = save_image(make_grid(rows, cfg.grid_height), safe_join(out, f"grid_{name}.png"))
                 grids[name] = grid_path.name
     metric_names = ["psnr", "ssim", "lq_psnr", "lq_ssim"] + (["lpips", "lq_lpips"] if lpips_fn else [])
     per_degradation = {}

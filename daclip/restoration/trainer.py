@@ -31,7 +31,7 @@ import torch
 
 from ..data.pairs import PatchBatches, derive_seed, load_val_samples
 from ..data.prefetch import prefetch
-from ..data.shards import split_by_degradation
+from ..data.shards import check_index, load_index
 from ..runtime.loop import RunContext, run
 from ..runtime.schedule import warmup_cosine
 from ..runtime.settings import RunSettings
@@ -145,7 +145,7 @@ class RestorationTraining:
         ema = EMA(net, cfg.ema_decay, cfg.ema_every)
         if ema_weights is not None:
             ema.shadow.load_state_dict(ema_weights.state_dict())
-        indexes = split_by_degradation(cfg.shards, cfg.split)
+        indexes = check_index(load_index(cfg.shards, cfg.split)).by_degradation()
         val_samples = []
         if ctx.settings.val and ctx.dist.main:
             val_samples = load_val_samples(ctx.settings.val, cfg.val_split, cfg.val_images, cfg.val_crop)
@@ -163,7 +163,8 @@ class RestorationTraining:
         settings = self.ctx.settings
         batches = PatchBatches(self.indexes, self.batch_size, self.patch, settings.seed, self.ctx.dist.rank,
                                save_every, self.cfg.shuffle_buffer, mix=settings.mix or DEFAULT_MIX,
-                               decode_threads=self.ctx.workers)
+                               decode_threads=self.ctx.workers, max_pixels=settings.max_pixels,
+                               max_bad_fraction=settings.max_bad_fraction)
         return prefetch(batches(start)) if self.ctx.workers else batches(start)
 
     def loss(self, module: torch.nn.Module, batch: tuple[int, torch.Tensor, torch.Tensor],

@@ -17,6 +17,10 @@ from typing import Any
 
 import click
 
+from pipelines.common.images import DEFAULT_MAX_PIXELS
+
+from ..data.health import DEFAULT_MAX_BAD_FRACTION
+
 MIX_POLICIES = ("weighted", "round-robin")
 DEFAULT_SAVE_EVERY = 1000
 MAX_DEFAULT_WORKERS = 4
@@ -43,6 +47,8 @@ class RunSettings:
     log_every: int | None = None  # None: the trainer's default
     stop_at: int | None = None  # stop after this step, keeping the schedule of the full run
     mix: str | None = None  # degradation mixing policy; None: the trainer's default
+    max_pixels: int | None = DEFAULT_MAX_PIXELS  # image members with more pixels are skipped undecoded (as in synthesize)
+    max_bad_fraction: float = DEFAULT_MAX_BAD_FRACTION  # stop when more of the samples read than this are unreadable
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -60,6 +66,10 @@ class RunSettings:
             raise ValueError("--max-minutes must be >= 0")
         if self.mix is not None and self.mix not in MIX_POLICIES:
             raise ValueError(f"--mix must be one of {', '.join(MIX_POLICIES)}")
+        if not 0.0 <= self.max_bad_fraction <= 1.0:
+            raise ValueError("--max-bad-fraction must be between 0 and 1")
+        if self.max_pixels is not None and self.max_pixels < 1:
+            raise ValueError("--max-pixels must be >= 1")
         if self.resume and self.overwrite:
             raise ValueError("--resume and --overwrite exclude each other")
 
@@ -121,6 +131,10 @@ def run_options(*, steps_default: int | None, log_every_default: int, mix_defaul
             click.option("--mix", type=click.Choice(MIX_POLICIES), default=mix_default, show_default=True,
                          help="How degradations share batches: weighted (in proportion to their samples) or "
                               "round-robin (each type equally often)."),
+            click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
+                         help="Image members with more pixels are skipped without decoding (bombs)."),
+            click.option("--max-bad-fraction", type=click.FloatRange(0, 1), default=DEFAULT_MAX_BAD_FRACTION, show_default=True,
+                         help="Stop when more than this fraction of the samples read cannot be used."),
         ]
         for option in reversed(options):
             command = option(command)
@@ -134,7 +148,7 @@ def settings_from_kwargs(kwargs: dict[str, Any]) -> RunSettings:
     _merge_alias(kwargs, "time_limit", "max_minutes")
     _merge_alias(kwargs, "ckpt_every", "save_every")
     names = ("out", "steps", "max_minutes", "save_every", "keep", "resume", "overwrite", "device", "threads",
-             "workers", "seed", "val", "val_every", "log_every", "stop_at", "mix")
+             "workers", "seed", "val", "val_every", "log_every", "stop_at", "mix", "max_pixels", "max_bad_fraction")
     values = {name: kwargs.pop(name) for name in names if name in kwargs}
     values["val"] = tuple(values.get("val") or ())
     return RunSettings(**values)

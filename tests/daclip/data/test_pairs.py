@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 import torch
 
-from daclip.data.pairs import PatchBatches, random_patch_pair, take_decoded
-from daclip.data.shards import split_by_degradation
+from daclip.data.health import StreamHealth
+from daclip.data.pairs import DecodableStream, PatchBatches, random_patch_pair, take_decoded
+from daclip.data.shards import decode_sample, split_by_degradation
 from pipelines.common.images import encode_image
 
 
-def _stream(name: str, n: int, bad: set[int]):
+def _samples(name: str, n: int, bad: set[int]):
     for i in range(n):
         img = np.full((4, 4, 3), i, np.uint8)
         data = b"not an image" if i in bad else encode_image(img)
         yield {"key": f"{name}_{i}", "lq": data, "hq": data}
+
+
+def _stream(name: str, n: int, bad: set[int]) -> DecodableStream:
+    health = StreamHealth(num_shards=1, max_bad_fraction=1.0)
+    return DecodableStream(_samples(name, n, bad), partial(decode_sample, health=health))
 
 
 def test_take_decoded_skips_bad_samples_the_same_way_with_or_without_threads():
