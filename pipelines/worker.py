@@ -146,7 +146,7 @@ def prepare_hq(src: Source, cfg: SynthConfig) -> HQ | str:
         arr = images.bound_size(arr, cfg.max_side, cfg.crop)
         hq_bytes = images.encode_image(arr, cfg.image_format)
         if cfg.image_format in images.LOSSY_FORMATS:  # degrade exactly what the HQ member holds
-            arr = images.decode_rgb(hq_bytes)
+            arr = images.decode_rgb(hq_bytes, max_pixels=cfg.max_pixels)
     except images.ImageError as exc:
         return str(exc)
     except Exception as exc:  # an unexpected decoder failure is still a recorded row
