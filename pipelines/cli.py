@@ -1,14 +1,16 @@
 """The ``make-dataset`` console script: thin click commands over typed functions.
 
 Each subcommand lives next to the function it wraps and is imported lazily, so
-``make-dataset synthesize`` starts without torch or transformers.
+``make-dataset synthesize`` starts without torch or transformers. Expected failures (bad or
+hostile manifests and shards, full disks ...) end as one line on stderr and exit code 1
+(:func:`pipelines.common.cli.error_boundary`); ``-v`` shows the traceback.
 """
 
 from __future__ import annotations
 
 import click
 
-from .common.cli import LazyGroup, setup_logging
+from .common.cli import GuardedGroup, setup_logging
 
 SUBCOMMANDS = {
     "preview": "pipelines.preview:command",
@@ -23,8 +25,8 @@ SUBCOMMANDS = {
 }
 
 
-@click.group(cls=LazyGroup, lazy_subcommands=SUBCOMMANDS)
-@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+@click.group(cls=GuardedGroup, lazy_subcommands=SUBCOMMANDS)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages; show tracebacks of errors.")
 def cli(verbose: bool) -> None:
     """Build degradation-aware image-restoration datasets (DA-CLIP style)."""
     setup_logging(verbose)

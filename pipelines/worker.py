@@ -19,6 +19,7 @@ import numpy as np
 import degradations
 
 from .common import images
+from .common.files import read_regular
 from .job import Progress, ShardStats
 from .manifest import (
     SCHEMA_VERSION,
@@ -135,7 +136,7 @@ def prepare_hq(src: Source, cfg: SynthConfig) -> HQ | str:
     if src.error:
         return src.error
     try:
-        data = Path(src.path).read_bytes()
+        data = read_regular(src.path)
     except OSError as exc:
         return f"cannot read file: {exc.strerror or exc}"
     if sha256_hex(data) != src.sha256:

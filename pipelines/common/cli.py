@@ -1,9 +1,22 @@
-"""Click helpers shared by the console scripts (``make-dataset``, ``daclip``)."""
+"""Click helpers shared by the console scripts (``make-dataset``, ``daclip``, ``train-daclip``,
+``train-restore``): one log format, lazily imported subcommands, and one error boundary.
+
+The error boundary turns an expected failure (:func:`expected_errors`: bad files, unreadable
+shards or manifests, full disks, images over the pixel limit ...) into one line on stderr and
+exit code 1; ``-v``/``--verbose`` prints the traceback instead. Anything else is a bug and keeps
+its traceback.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
 import logging
+import sys
+import tarfile
+import traceback
+from collections.abc import Iterator
 
 import click
 
@@ -34,3 +47,58 @@ class LazyGroup(click.Group):
             return super().get_command(ctx, cmd_name)
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
+
+
+@functools.cache
+def expected_errors() -> tuple[type[BaseException], ...]:
+    """What the boundary reports in one line: OS and tar errors, Arrow errors, ``ValueError``
+    (``ManifestError``, ``ImageError``, ``UnsafePathError`` and JSON errors among them),
+    ``EOFError`` and safetensors errors when safetensors is installed."""
+    import pyarrow
+
+    errors: list[type[BaseException]] = [OSError, EOFError, tarfile.TarError, pyarrow.ArrowException, ValueError]
+    try:
+        from safetensors import SafetensorError
+
+        errors.append(SafetensorError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def one_line(error: BaseException) -> str:
+    """``Error: <message>`` on one line."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return f"Error: {text}"
+
+
+@contextlib.contextmanager
+def error_boundary(verbose: bool = False) -> Iterator[None]:
+    """Expected failures inside the block become one line on stderr and ``SystemExit(1)``;
+    with ``verbose`` the traceback is printed too."""
+    try:
+        yield
+    except expected_errors() as error:
+        if verbose:
+            traceback.print_exc()
+        click.echo(one_line(error), err=True)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        click.echo("Error: interrupted", err=True)
+        raise SystemExit(130) from None
+
+
+class GuardedGroup(LazyGroup):
+    """A :class:`LazyGroup` whose subcommands run inside :func:`error_boundary`; the group's own
+    ``verbose`` parameter (``-v``) turns tracebacks on."""
+
+    def invoke(self, ctx: click.Context):
+        with error_boundary(bool(ctx.params.get("verbose"))):
+            return super().invoke(ctx)
+
+
+def guarded_main(command: click.Command) -> None:
+    """Run a single click command (not a group) inside :func:`error_boundary`; ``-v`` or
+    ``--verbose`` anywhere on the command line shows tracebacks."""
+    with error_boundary(any(arg in ("-v", "--verbose") for arg in sys.argv[1:])):
+        command.main(standalone_mode=True)

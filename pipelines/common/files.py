@@ -30,6 +30,7 @@ __all__ = [
     "file_mode",
     "file_sha256",
     "open_regular",
+    "read_regular",
     "safe_join",
     "write_atomic",
     "write_bytes_atomic",
@@ -135,6 +136,12 @@ def open_regular(path: str | os.PathLike) -> IO[bytes]:
     except BaseException:
         os.close(fd)
         raise
+
+
+def read_regular(path: str | os.PathLike) -> bytes:
+    """The bytes of a regular file (see :func:`open_regular`)."""
+    with open_regular(path) as handle:
+        return handle.read()
 
 
 def _kind(mode: int) -> str:

@@ -24,7 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from degradations import to_rgb8
 
-from .files import open_regular
+from .files import read_regular
 
 DEFAULT_MAX_PIXELS = 50_000_000  # ~7000x7000; larger inputs are recorded as errors, never decoded
 FORMATS = ("png", "webp", "jpg")
@@ -107,8 +107,7 @@ def _read(source: str | os.PathLike | bytes) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     try:
-        with open_regular(source) as handle:
-            return handle.read()
+        return read_regular(source)
     except OSError as exc:
         raise ImageError(f"cannot read file: {exc.strerror or exc}") from None
 
