@@ -31,7 +31,7 @@ import pandas as pd
 
 from .assemble import assemble_task
 from .common.files import write_json_atomic
-from .common.locks import output_lock
+from .common.locks import output_locks
 from .distribute import run_local
 from .job import Progress, ShardJob, Work, run_work
 from .manifest import SCHEMA_VERSION, write_manifest
@@ -123,16 +123,12 @@ def build(
         return _build(plan, options, on_plan, on_progress, start)
 
 
-@contextlib.contextmanager
-def lock_outputs(options: BuildOptions) -> Iterator[None]:
+def lock_outputs(options: BuildOptions) -> contextlib.AbstractContextManager:
     """Hold ``--out`` and ``--manifests`` for this run (:mod:`pipelines.common.locks`): parts of one
     ``--part i/N`` run share them; a whole run first removes stale temporary files (``--out``
     and its task folders, ``--manifests``)."""
     part = None if options.part[1] == 1 else f"part-{options.part[0]}-of-{options.part[1]}"
-    same = options.manifests.resolve() == options.out.resolve()
-    with output_lock(options.out, part, clean_depth=1), \
-            (contextlib.nullcontext() if same else output_lock(options.manifests, part, clean_depth=0)):
-        yield
+    return output_locks({options.out: 1, options.manifests: 0}, part)
 
 
 def _build(plan: BuildPlan, options: BuildOptions, on_plan: Callable[[int, int], None] | None,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from .common.files import file_sha256
+from .common.files import file_sha256, open_regular, read_regular
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def _resolve(entry: str, base: Path) -> str:
 
 def _list_text(path: Path) -> list[Source]:
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in read_regular(path).decode("utf-8").splitlines():
         entry = line.strip()
         if entry and not entry.startswith("#"):
             out.append(Source(source=entry, path=_resolve(entry, path.parent)))
@@ -204,7 +204,8 @@ def _list_text(path: Path) -> list[Source]:
 
 
 def _list_parquet(path: Path) -> list[Source]:
-    table = pq.read_table(path)
+    with open_regular(path) as handle:
+        table = pq.read_table(handle)
     if "path" not in table.column_names:
         raise ValueError(f"--input Parquet needs a 'path' column; {path} has {table.column_names}")
     entries = [str(p) for p in table.column("path").to_pylist() if p]

@@ -21,7 +21,7 @@ import contextlib
 import fcntl
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 __all__ = ["LOCK_NAME", "OutputLocked", "output_lock", "output_locks", "remove_stale_temps"]
@@ -101,16 +101,19 @@ def output_lock(folder: str | os.PathLike, part: str | None = None, clean_depth:
 
 
 @contextlib.contextmanager
-def output_locks(folders: Iterable[str | os.PathLike], part: str | None = None,
-                 clean_depth: int | None = 0) -> Iterator[None]:
-    """:func:`output_lock` on several folders at once (each distinct folder once)."""
-    seen: dict[str, Path] = {}
-    for folder in folders:
+def output_locks(folders: Mapping[str | os.PathLike, int | None], part: str | None = None) -> Iterator[None]:
+    """:func:`output_lock` on several folders at once: ``{folder: clean_depth}``; a folder named
+    twice (also through another spelling) is locked once, with the deeper clean-up."""
+    seen: dict[str, tuple[Path, int | None]] = {}
+    for folder, depth in folders.items():
         Path(folder).mkdir(parents=True, exist_ok=True)
-        seen.setdefault(str(Path(folder).resolve()), Path(folder))
+        key = str(Path(folder).resolve())
+        old = seen.get(key, (Path(folder), None))[1]
+        seen[key] = (Path(folder), depth if old is None else max(old, depth if depth is not None else old))
     with contextlib.ExitStack() as stack:
         for key in sorted(seen):
-            stack.enter_context(output_lock(seen[key], part=part, clean_depth=clean_depth))
+            folder, depth = seen[key]
+            stack.enter_context(output_lock(folder, part=part, clean_depth=depth))
         yield
 
 
