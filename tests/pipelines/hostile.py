@@ -108,17 +108,25 @@ def edit_manifest(manifest: Path, out: Path, **columns) -> Path:
     return out
 
 
-def run_cli(args: Sequence[str], timeout: float = 120, cwd: Path | None = None) -> dict:
-    """``make-dataset ARGS`` in a fresh process: return code, stdout, stderr and peak RSS (MiB)."""
+def run_measured(command: Sequence[str], timeout: float = 120) -> dict:
+    """Run ``command`` from a small wrapper process: return code, stdout, stderr and peak RSS (MiB).
+
+    The wrapper matters: Linux carries a process's peak RSS across ``exec``, so a child forked
+    straight from pytest (torch loaded) would report pytest's peak, not its own."""
     wrapper = ("import json, resource, subprocess, sys; "
                "r = subprocess.run(sys.argv[2:], capture_output=True, text=True, timeout=float(sys.argv[1])); "
                "print(json.dumps({'rc': r.returncode, 'stdout': r.stdout, 'stderr': r.stderr, "
                "'rss_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "NO_ALBUMENTATIONS_UPDATE": "1"}
-    done = subprocess.run([sys.executable, "-c", wrapper, str(timeout), sys.executable, "-m", "pipelines.cli",
-                           *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout + 30)
+    done = subprocess.run([sys.executable, "-c", wrapper, str(timeout), *map(str, command)], capture_output=True,
+                          text=True, env=env, timeout=timeout + 30)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+def run_cli(args: Sequence[str], timeout: float = 120) -> dict:
+    """``make-dataset ARGS`` in a fresh process (see :func:`run_measured`)."""
+    return run_measured([sys.executable, "-m", "pipelines.cli", *map(str, args)], timeout)
 
 
 def error_lines(stderr: str) -> list[str]:
