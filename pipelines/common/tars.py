@@ -84,15 +84,20 @@ def _open(source: Source, mode: str) -> tuple[tarfile.TarFile, IO[bytes] | None]
 
 
 def _members(source: Source, max_member_bytes: int, mode: str = "r|") -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
-    tar, handle = _open(source, mode)
+    """Checked members (see :func:`check_member`); tar errors name the shard."""
+    label = os.fspath(source) if isinstance(source, (str, os.PathLike)) else getattr(source, "name", "tar stream")
     try:
-        for info in tar:
-            if check_member(info, max_member_bytes):
-                yield tar, info
-    finally:
-        tar.close()
-        if handle is not None:
-            handle.close()
+        tar, handle = _open(source, mode)
+        try:
+            for info in tar:
+                if check_member(info, max_member_bytes):
+                    yield tar, info
+        finally:
+            tar.close()
+            if handle is not None:
+                handle.close()
+    except tarfile.TarError as exc:
+        raise type(exc)(f"{label}: {exc}") from None
 
 
 def _read(tar: tarfile.TarFile, info: tarfile.TarInfo) -> bytes:
