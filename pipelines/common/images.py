@@ -174,7 +174,7 @@ def image_size(data: bytes) -> tuple[int, int]:
         except Image.DecompressionBombError as exc:
             raise ImageError(f"too many pixels (decompression bomb): {exc}") from None
         except Exception as exc:  # PIL raises many types for unreadable headers
-            raise ImageError(f"cannot read the image header: {type(exc).__name__}: {exc}") from None
+            raise ImageError(f"cannot decode image: unreadable header ({type(exc).__name__}: {exc})") from None
 
 
 def check_pixels(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
