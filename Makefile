@@ -43,7 +43,7 @@ demo: $(VENV)/.installed
 	@echo "== 5/7 train a tiny DA-CLIP for about a minute (CPU, random init)"
 	$(BIN)/train-daclip --shards $(DEMO)/manifests/train.parquet --val $(DEMO)/manifests/val.parquet \
 		--model tiny --pretrained none --steps 150 --max-minutes 1.5 --save-every 75 --batch-size 32 \
-		--lr 1e-3 --hq-align-weight 1 --workers 1 --out $(DEMO)/runs/daclip
+		--lr 1e-3 --hq-align-weight 1 --workers 1 --overwrite --out $(DEMO)/runs/daclip
 	@echo "== 6/7 evaluate on the validation split"
 	$(BIN)/daclip evaluate --shards $(DEMO)/manifests/val.parquet --ckpt $(DEMO)/runs/daclip --out $(DEMO)/runs/daclip/eval
 	@echo "== 7/7 degrade a photo three ways and classify it"

@@ -20,6 +20,7 @@ training loop and of the data loader alone, timed in the same run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -96,12 +97,13 @@ def synthesize(clean: Path, out: Path, variants: int, workers: int, seed: int) -
 def loader_throughput(manifests: list[str], model: str, image_size: int, batch_size: int, workers: int,
                       batches: int) -> float:
     """Samples/s of the training loader alone (decode, crop, tokenise, batch; LQ and HQ)."""
-    from daclip.factory import get_tokenizer
-    from daclip.shards import load_index
-    from daclip.transforms import make_loader
+    from daclip.controller.factory import get_tokenizer
+    from daclip.data.loaders import make_loader, train_stream
+    from daclip.data.shards import load_index
 
-    loader = make_loader(load_index(manifests), image_size=image_size, tokenizer=get_tokenizer(model),
-                         batch_size=batch_size, seed=0, train=True, with_hq=True, workers=workers)
+    stream = train_stream(0, index=load_index(manifests), image_size=image_size, tokenizer=get_tokenizer(model),
+                          with_hq=True)
+    loader = make_loader(stream, batch_size=batch_size, workers=workers)
     it = iter(loader)
     next(it)  # worker start-up is not throughput
     start = time.perf_counter()
@@ -134,9 +136,10 @@ def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, s
     import torch
 
     from daclip import load
-    from daclip.evaluate import evaluate_model, write_outputs
-    from daclip.factory import create_clip
-    from daclip.train_daclip import TrainConfig, train
+    from daclip.controller.evaluate import evaluate_model, write_outputs
+    from daclip.controller.factory import create_clip
+    from daclip.controller.trainer import TrainConfig, train
+    from daclip.runtime.settings import RunSettings
 
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -161,7 +164,7 @@ def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, s
             count = len(list(clean.glob("*.png")))
         sets[split] = sorted(str(p) for p in (work / split / "manifests").glob("*.parquet"))
         result[f"{split}_clean_images"] = count
-    from daclip.shards import load_index
+    from daclip.data.shards import load_index
 
     result["train_samples"] = load_index(sets["train"]).num_samples
     result["val_samples"] = load_index(sets["val"]).num_samples
@@ -170,16 +173,18 @@ def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, s
 
     result["loader_samples_per_s"] = round(loader_throughput(sets["train"], model, image_size, batch_size, workers, 20), 1)
 
-    def config(out: str, steps: int, **extra) -> TrainConfig:
-        return TrainConfig(shards=tuple(sets["train"]), out=str(work / out), model=model, pretrained="none",
-                           steps=steps, batch_size=batch_size, lr=lr, warmup=min(100, steps // 10),
-                           workers=workers, hq_align_weight=hq_align_weight, seed=seed, device="cpu",
-                           save_every=steps, **extra)
+    train_config = TrainConfig(shards=tuple(sets["train"]), model=model, pretrained="none", batch_size=batch_size,
+                               lr=lr, hq_align_weight=hq_align_weight)
+
+    def config(out: str, steps: int, progress: bool = False, **extra) -> tuple[TrainConfig, RunSettings]:
+        run = RunSettings(out=str(work / out), steps=steps, workers=workers, seed=seed, device="cpu",
+                          threads=threads, save_every=steps, overwrite=True, progress=progress, **extra)
+        return dataclasses.replace(train_config, warmup=min(100, steps // 10)), run
 
     if steps is None:  # the schedule's length from a short timed probe (the budget stops the run anyway)
         # the median rate of the probe's 10-step windows: start-up excluded (timing the whole probe measures
         # mostly start-up and the schedule ends after half the budget); 0.85 leaves room for the val passes
-        train(config("probe", 30), progress=False)
+        train(*config("probe", 30))
         rows = [json.loads(line) for line in (work / "probe" / "metrics.jsonl").read_text().splitlines()]
         rate = float(np.median([r["samples_per_s"] for r in rows if "samples_per_s" in r][-3:]))
         steps = max(50, int(rate / batch_size * minutes * 60 * 0.85))
@@ -187,8 +192,8 @@ def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, s
     result["train_steps"] = steps
 
     start = time.perf_counter()
-    summary = train(config("run", steps, val=tuple(sets["val"]), val_every=max(1, steps // 4),
-                           max_minutes=minutes), progress=True)
+    summary = train(*config("run", steps, progress=True, val=tuple(sets["val"]), val_every=max(1, steps // 4),
+                            max_minutes=minutes))
     result["train_steps_done"] = summary["final_step"]
     result["train_s"] = round(time.perf_counter() - start, 1)
     result["train_samples_per_s"] = round(summary["samples_per_s"], 1)

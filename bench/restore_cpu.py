@@ -84,8 +84,7 @@ def synthesize(root: Path, tile: int, variants: int) -> list[str]:
 
 
 def val_pairs(manifests: list[str], split: str) -> dict[str, list[dict]]:
-    from daclip.shards import sample_stream
-    from daclip.train_restore import split_by_degradation
+    from daclip.data.shards import sample_stream, split_by_degradation
 
     return {name: list(sample_stream(index, resampled=False, shuffle_buffer=0))
             for name, index in split_by_degradation(manifests, split).items()}
@@ -121,29 +120,31 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from daclip.metrics import psnr
-    from daclip.restoration import load_restoration
-    from daclip.restore import SamplingConfig, restore_array
-    from daclip.train_restore import TrainConfig, train
+    from daclip.restoration.metrics import psnr
+    from daclip.restoration.model import load_restoration
+    from daclip.restoration.restore import SamplingConfig, restore_array
+    from daclip.restoration.trainer import TrainConfig, train
+    from daclip.runtime.settings import RunSettings
 
     root = Path(args.out)
     manifests = synthesize(root, args.tile, args.variants)
-    base = dict(shards=tuple(manifests), model="tiny", batch_size=args.batch_size, patch=args.patch, lr=args.lr,
-                seed=args.seed, device="cpu", log_every=10, prediction=args.prediction, loss=args.loss,
-                warmup=args.warmup, grad_clip=args.grad_clip or None, ema_decay=args.ema_decay, ema_every=args.ema_every)
+    config = TrainConfig(shards=tuple(manifests), model="tiny", batch_size=args.batch_size, patch=args.patch,
+                         lr=args.lr, prediction=args.prediction, loss=args.loss, warmup=args.warmup,
+                         grad_clip=args.grad_clip or None, ema_decay=args.ema_decay, ema_every=args.ema_every)
+    base = dict(seed=args.seed, device="cpu", threads=args.threads, workers=1, overwrite=True)
 
     # calibrate: the logged rate of a short run (start-up excluded) sizes the cosine schedule to the
     # budget; the budget is also a hard stop, since the shared CPU's speed drifts
-    calib = train(TrainConfig(**{**base, "log_every": 4}, out=str(root / "calib"), steps=12, ckpt_every=10**9),
-                  progress=False)
+    calib = train(config, RunSettings(**base, log_every=4, out=str(root / "calib"), steps=12, save_every=10**9,
+                                      progress=False))
     per_step = 1.0 / calib["steps_per_s"]
     steps = max(10, int(args.minutes * 60 / per_step))
     print(f"# {per_step:.2f} s/step -> {steps} steps in {args.minutes} min", file=sys.stderr)
 
     run = root / "run"
     t_train = time.time()
-    metrics = train(TrainConfig(**base, out=str(run), steps=steps, ckpt_every=max(steps // 4, 1),
-                                time_limit_s=args.minutes * 60), progress=True)
+    metrics = train(config, RunSettings(**base, log_every=10, out=str(run), steps=steps,
+                                        save_every=max(steps // 4, 1), max_minutes=args.minutes))
     train_minutes = (time.time() - t_train) / 60
 
     loaded = load_restoration(run)

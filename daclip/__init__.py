@@ -1,5 +1,16 @@
-"""DA-CLIP models, streaming loaders, trainers, the IR-SDE restoration model and the
-inference CLIs. Reads manifests through ``pipelines``; never the reverse.
+"""DA-CLIP models and the IR-SDE restoration model: training, inference CLIs. Reads manifests
+through ``pipelines``; never the reverse.
+
+Subpackages, by model:
+
+- ``daclip.controller``: the DA-CLIP controller on a frozen open_clip CLIP (model, CLIP factory and
+  ``model_configs/``, losses, ``daclip classify``/``evaluate``, the ``train-daclip`` trainer);
+- ``daclip.restoration``: the conditional U-Net, the IR-SDE and samplers, the restoration model
+  (``restore_configs/``, EMA, checkpoints), ``daclip restore``/``evaluate-restore``, PSNR/SSIM/LPIPS,
+  the ``train-restore`` trainer;
+- ``daclip.data``: manifest index and shard streams, transforms, loaders, restoration patch batches;
+- ``daclip.runtime``: what trainers share: checkpoints (safetensors + JSON) and the torchrun process group;
+- ``daclip.cli``: the ``daclip`` console group (subcommands imported on use).
 
 >>> model = daclip.load("runs/daclip")          # a trained DA-CLIP (controller + frozen CLIP)
 >>> content, degradation = model.encode_image(x)
@@ -14,7 +25,7 @@ __all__ = ["load"]
 
 
 def load(path: str, device: str = "cpu") -> Any:
-    """Load a trained DA-CLIP model from a run or checkpoint folder (see :mod:`daclip.model`)."""
-    from .model import load as _load
+    """Load a trained DA-CLIP from a run or checkpoint folder (see :mod:`daclip.controller.model`)."""
+    from .controller.model import load as _load
 
     return _load(path, device=device)

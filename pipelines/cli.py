@@ -8,9 +8,7 @@ hostile manifests and shards, full disks ...) end as one line on stderr and exit
 
 from __future__ import annotations
 
-import click
-
-from .common.cli import GuardedGroup, setup_logging
+from .common.cli import console_group
 
 SUBCOMMANDS = {
     "preview": "pipelines.preview:command",
@@ -25,11 +23,8 @@ SUBCOMMANDS = {
 }
 
 
-@click.group(cls=GuardedGroup, lazy_subcommands=SUBCOMMANDS)
-@click.option("-v", "--verbose", is_flag=True, help="Log debug messages; show tracebacks of errors.")
-def cli(verbose: bool) -> None:
-    """Build degradation-aware image-restoration datasets (DA-CLIP style)."""
-    setup_logging(verbose)
+cli = console_group("Build degradation-aware image-restoration datasets (DA-CLIP style).", SUBCOMMANDS,
+                    guarded=True)
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ import contextlib
 import functools
 import importlib
 import logging
-import sys
 import tarfile
 import traceback
 from collections.abc import Iterator
@@ -88,17 +87,32 @@ def error_boundary(verbose: bool = False) -> Iterator[None]:
         raise SystemExit(130) from None
 
 
-class GuardedGroup(LazyGroup):
-    """A :class:`LazyGroup` whose subcommands run inside :func:`error_boundary`; the group's own
-    ``verbose`` parameter (``-v``) turns tracebacks on."""
+class _Guarded:
+    """Runs the command inside :func:`error_boundary`; its ``verbose`` parameter (``-v``) turns
+    tracebacks on."""
 
     def invoke(self, ctx: click.Context):
         with error_boundary(bool(ctx.params.get("verbose"))):
-            return super().invoke(ctx)
+            return super().invoke(ctx)  # type: ignore[misc]
 
 
-def guarded_main(command: click.Command) -> None:
-    """Run a single click command (not a group) inside :func:`error_boundary`; ``-v`` or
-    ``--verbose`` anywhere on the command line shows tracebacks."""
-    with error_boundary(any(arg in ("-v", "--verbose") for arg in sys.argv[1:])):
-        command.main(standalone_mode=True)
+class GuardedGroup(_Guarded, LazyGroup):
+    """A :class:`LazyGroup` whose subcommands run inside :func:`error_boundary`."""
+
+
+class GuardedCommand(_Guarded, click.Command):
+    """A single command run inside :func:`error_boundary`: ``@click.command(cls=GuardedCommand)``
+    (it needs a ``-v/--verbose`` option for tracebacks)."""
+
+
+def console_group(doc: str, subcommands: dict[str, str], guarded: bool = False) -> click.Group:
+    """A console script's lazy group with the shared ``-v/--verbose`` flag (one log setup for all);
+    ``guarded``: its subcommands run inside :func:`error_boundary` (``-v`` also shows tracebacks)."""
+    help_text = "Log debug messages" + ("; show the traceback of an error." if guarded else ".")
+
+    @click.group(cls=GuardedGroup if guarded else LazyGroup, lazy_subcommands=subcommands, help=doc)
+    @click.option("-v", "--verbose", is_flag=True, help=help_text)
+    def group(verbose: bool) -> None:
+        setup_logging(verbose)
+
+    return group

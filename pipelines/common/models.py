@@ -1,7 +1,7 @@
 """One resolver for pretrained-model sources: a Hugging Face hub id, a local directory or a local file.
 
-Every command that loads pretrained weights (BLIP captioning here; CLIP and our own checkpoints
-on the ``daclip`` side) resolves its ``--model`` value with :func:`resolve_source` and loads
+Every command that loads pretrained weights (BLIP captioning here; the base CLIP of
+``daclip.controller.factory``; our own checkpoints) resolves its ``--model`` value with :func:`resolve_source` and loads
 through :func:`load_or_explain`, so the message a user sees when weights cannot be had (no
 network, nothing cached, a mistyped path) is written in one place and names the fix.
 
@@ -24,7 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["ModelSource", "ModelUnavailableError", "hub_offline", "load_or_explain", "resolve_source"]
+__all__ = [
+    "ModelSource",
+    "ModelUnavailableError",
+    "hub_offline",
+    "load_or_explain",
+    "resolve_source",
+    "unavailable_message",
+]
 
 T = TypeVar("T")
 
@@ -68,12 +75,14 @@ def _looks_like_path(value: str) -> bool:
     )
 
 
-def _local(kind: str, spec: str, path: Path, what: str, flag: str, example: str) -> ModelSource:
+def _local(
+    kind: str, spec: str, path: Path, what: str, flag: str, example: str, hint: str | None
+) -> ModelSource:
     path = path.expanduser()
     if not path.exists():
         raise ModelUnavailableError(
             f"cannot load {what}: local path {str(path)!r} does not exist. "
-            f"Pass {flag} {example} (a folder saved with save_pretrained) or a hub id."
+            + (hint or f"Pass {flag} {example} (a folder saved with save_pretrained) or a hub id.")
         )
     if kind == LOCAL_DIR and not path.is_dir():
         raise ModelUnavailableError(f"cannot load {what}: {str(path)!r} is not a folder")
@@ -85,48 +94,66 @@ def _local(kind: str, spec: str, path: Path, what: str, flag: str, example: str)
 
 
 def resolve_source(
-    spec: str, what: str = "the model", flag: str = "--model", example: str = "/path/to/local/model"
+    spec: str,
+    what: str = "the model",
+    flag: str = "--model",
+    example: str = "/path/to/local/model",
+    *,
+    hint: str | None = None,
 ) -> ModelSource:
     """Classify ``spec`` as a hub id, a local folder or a local file (see the module docstring).
 
-    Raises :class:`ModelUnavailableError` for a local path that does not exist.
+    Raises :class:`ModelUnavailableError` for a local path that does not exist; ``hint`` replaces
+    the sentence that says what a local source must be (default: a ``save_pretrained`` folder).
     """
     spec = str(spec).strip()
     if not spec:
         raise ModelUnavailableError(f"cannot load {what}: {flag} is empty")
     for prefix, kind in ((f"{LOCAL_DIR}:", LOCAL_DIR), (f"{LOCAL_FILE}:", LOCAL_FILE)):
         if spec.startswith(prefix):
-            return _local(kind, spec, Path(spec[len(prefix) :]), what, flag, example)
+            return _local(kind, spec, Path(spec[len(prefix) :]), what, flag, example, hint)
     if spec.startswith("hf-hub:"):
         return ModelSource(spec=spec, kind=HUB, ref=spec[len("hf-hub:") :])
     path = Path(spec).expanduser()
     if path.exists() or _looks_like_path(spec):
-        return _local(LOCAL_DIR if path.is_dir() else LOCAL_FILE, spec, path, what, flag, example)
+        return _local(LOCAL_DIR if path.is_dir() else LOCAL_FILE, spec, path, what, flag, example, hint)
     return ModelSource(spec=spec, kind=HUB, ref=spec)
 
 
-def unavailable_message(source: ModelSource, error: BaseException, what: str, flag: str, example: str) -> str:
-    """The short explanation shown instead of a traceback."""
+def unavailable_message(
+    source: ModelSource,
+    error: BaseException,
+    what: str,
+    flag: str,
+    example: str,
+    *,
+    hint: str | None = None,
+    download: str | None = None,
+) -> str:
+    """The short explanation shown instead of a traceback (one line).
+
+    ``hint`` replaces the sentence on what a local source must hold, ``download`` the example
+    download command (default: ``huggingface-cli download REF --local-dir EXAMPLE``).
+    """
     reason = " ".join(str(error).split()).split(". ")[0].rstrip(".")  # first sentence only
     if len(reason) > 200:
         reason = reason[:197] + "..."
     if source.is_local:
-        return (
-            f"cannot load {what} from {source.ref!r}: {reason}. "
-            f"The folder must hold what save_pretrained wrote (config, weights, processor files)."
+        return f"cannot load {what} from {source.ref!r}: {reason}. " + (
+            hint or "The folder must hold what save_pretrained wrote (config, weights, processor files)."
         )
+    command = download or f"huggingface-cli download {source.ref} --local-dir {example}"
     if hub_offline():
-        state, hint = (
+        state, next_step = (
             "HF_HUB_OFFLINE is set",
             "or unset HF_HUB_OFFLINE where there is network so it downloads",
         )
     else:
         state = f"the hub could not be reached ({reason})"
-        hint = "set HF_HUB_OFFLINE=1 to use only the local cache without waiting on the network"
+        next_step = "set HF_HUB_OFFLINE=1 to use only the local cache without waiting on the network"
     return (
         f"cannot load {what} {source.ref!r}: it is not in the local Hugging Face cache and {state}. "
-        f"Download it once where there is network (e.g. `huggingface-cli download {source.ref} "
-        f"--local-dir {example}`) and pass {flag} {example}; {hint}."
+        f"Download it once where there is network (e.g. `{command}`) and pass {flag} {example}; {next_step}."
     )
 
 
@@ -136,14 +163,20 @@ def load_or_explain(
     what: str = "the model",
     flag: str = "--model",
     example: str = "/path/to/local/model",
+    *,
+    hint: str | None = None,
+    download: str | None = None,
+    errors: tuple[type[BaseException], ...] = (OSError, ValueError),
 ) -> T:
     """Call ``loader(source.ref)``; turn "weights not available" errors into :class:`ModelUnavailableError`.
 
-    Only I/O-shaped failures (``OSError``, which covers the hub's not-found and connection
-    errors, and ``ValueError`` for unreadable configs) are translated; programming errors
-    still raise as themselves.
+    By default only I/O-shaped failures (``OSError``, which covers the hub's not-found and
+    connection errors, and ``ValueError`` for unreadable configs) are translated; programming
+    errors still raise as themselves. ``errors`` widens that for loaders whose "bad weights"
+    errors are other types; ``hint`` and ``download`` go to :func:`unavailable_message`.
     """
     try:
         return loader(source.ref)
-    except (OSError, ValueError) as error:
-        raise ModelUnavailableError(unavailable_message(source, error, what, flag, example)) from error
+    except errors as error:
+        message = unavailable_message(source, error, what, flag, example, hint=hint, download=download)
+        raise ModelUnavailableError(message) from error

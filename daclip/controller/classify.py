@@ -1,0 +1,95 @@
+"""``daclip classify IMG...``: the most likely degradation of each image, with probabilities.
+
+Each image is resized (shorter side) and centre-cropped to the model's input size, like CLIP's
+val transform, then classified by the trained controller over the ten DA-CLIP degradations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import click
+import torch
+
+from degradations import NAMES
+from pipelines.common.devices import resolve_device
+
+DEFAULT_CKPT = "runs/daclip"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    image: str
+    degradation: str | None
+    probability: float | None
+    probabilities: dict[str, float] | None
+    error: str | None = None
+
+
+def classify_images(model, paths: Sequence[str | os.PathLike], device: torch.device) -> list[Prediction]:
+    """Classify image files one at a time; an unreadable file becomes a Prediction with ``error``."""
+    from pipelines.common.images import load_image
+
+    from ..data.transforms import to_float
+
+    results = []
+    for path in paths:
+        try:
+            img = load_image(path)
+        except Exception as exn:  # reported per image, never stops the others
+            results.append(Prediction(str(path), None, None, None, error=str(exn)))
+            continue
+        x = model.preprocess_tensor(to_float(img)[None].to(device))
+        probs = model.classify(x)[0].float().cpu()
+        top = int(probs.argmax())
+        results.append(Prediction(
+            image=str(path),
+            degradation=NAMES[top],
+            probability=round(float(probs[top]), 6),
+            probabilities={name: round(float(p), 6) for name, p in zip(NAMES, probs)},
+        ))
+    return results
+
+
+def format_text(pred: Prediction, top_k: int) -> str:
+    if pred.error:
+        return f"{pred.image}: ERROR {pred.error}"
+    ranked = sorted(pred.probabilities.items(), key=lambda kv: -kv[1])[:top_k]
+    rest = ", ".join(f"{name} {p:.3f}" for name, p in ranked[1:])
+    return f"{pred.image}: {pred.degradation} ({pred.probability:.3f})" + (f"  [{rest}]" if rest else "")
+
+
+@click.command("classify")
+@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--ckpt", default=lambda: os.environ.get("DACLIP_CKPT", DEFAULT_CKPT), show_default=DEFAULT_CKPT,
+              help="Run folder or checkpoint folder of train-daclip (env DACLIP_CKPT).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list with all probabilities.")
+@click.option("--top-k", default=3, show_default=True, type=click.IntRange(1, len(NAMES)),
+              help="Probabilities shown per image in text mode.")
+@click.option("--device", default="auto", show_default=True)
+def command(images: tuple[str, ...], ckpt: str, as_json: bool, top_k: int, device: str) -> None:
+    """Print the most likely degradation of each image and its probabilities."""
+    import daclip
+
+    if not Path(ckpt).exists():
+        raise click.ClickException(f"no checkpoint at {ckpt}: pass --ckpt runs/NAME (a train-daclip run folder)")
+    try:
+        dev = resolve_device(device)
+        model = daclip.load(ckpt, device=dev)
+    except (FileNotFoundError, ValueError) as exn:
+        raise click.ClickException(str(exn)) from None
+    preds = classify_images(model, images, dev)
+    if as_json:
+        click.echo(json.dumps([asdict(p) for p in preds], indent=2))
+    else:
+        for pred in preds:
+            click.echo(format_text(pred, top_k))
+    failed = [p for p in preds if p.error]
+    if failed:
+        click.echo(f"{len(failed)} of {len(preds)} image(s) could not be read", err=True)
+        sys.exit(1)

@@ -1,0 +1,198 @@
+"""``train-daclip``: the DA-CLIP controller on a frozen CLIP, streamed from the shards.
+
+This module holds only what is DA-CLIP's own: the model (frozen open_clip CLIP + controller,
+or the one in the checkpoint being resumed), its batches (per-degradation resampled shard
+streams mixed by ``--mix``, random crops, tokenised captions) and its loss (captions InfoNCE +
+degradation term, :mod:`daclip.controller.losses`). The loop, resume, checkpoints, time budget,
+DDP and logging are the shared runtime's (:mod:`daclip.runtime`).
+
+Multi-GPU/multi-node: run under ``torchrun``; each rank reads its own resampled shard stream
+and the contrastive loss is computed per rank (features not gathered).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import torch
+
+from ..data.loaders import eval_loader, train_loader
+from ..data.segments import segmented_batches
+from ..data.shards import ShardIndex, load_index
+from ..runtime.loop import RunContext, run
+from ..runtime.schedule import warmup_cosine
+from ..runtime.settings import RunSettings
+from .evaluate import val_accuracy
+from .losses import LossConfig
+from .model import DaCLIP, DaCLIPConfig, build, from_weights, state_for_checkpoint
+from .task import TrainingTask, param_groups
+
+log = logging.getLogger(__name__)
+
+__all__ = ["TrainConfig", "train"]
+
+DEFAULT_MIX = "weighted"
+DEFAULT_LOG_EVERY = 10
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """DA-CLIP's own settings; the run's (steps, checkpoints, device, ...) are a RunSettings."""
+
+    shards: tuple[str, ...]
+    model: str = "ViT-B-32"
+    pretrained: str = "laion2b_s34b_b79k"
+    control_order: str = "aligned"
+    epochs: int = 1  # run length when --steps is not given: epochs x (manifest samples / global batch)
+    batch_size: int = 64
+    accum: int = 1
+    lr: float = 3e-5
+    warmup: int = 100
+    weight_decay: float = 0.05
+    degradation_loss: str = "ce"
+    hq_align_weight: float = 0.0
+    shuffle_buffer: int = 256
+    train_split: str | None = None
+    val_split: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.accum < 1:
+            raise ValueError("--batch-size and --accum must be >= 1")
+        if self.epochs < 1:
+            raise ValueError("--epochs must be >= 1")
+        LossConfig(self.degradation_loss, self.hq_align_weight)  # validates
+
+
+def train(cfg: TrainConfig, settings: RunSettings) -> dict[str, Any]:
+    """Train (or resume) and return a summary: steps, last loss/accuracy, val accuracy, samples/s."""
+    return run(partial(DaCLIPTraining.build, cfg), settings)
+
+
+def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+class DaCLIPTraining:
+    """The runtime's task for DA-CLIP (see :class:`daclip.runtime.loop.Task`)."""
+
+    name = "train-daclip"
+    amp_dtype = torch.float16
+    grad_clip = None
+
+    def __init__(self, cfg: TrainConfig, ctx: RunContext, index: ShardIndex, val_index: ShardIndex | None,
+                 model: DaCLIP, model_cfg: DaCLIPConfig, total_steps: int):
+        self.cfg, self.ctx, self.index = cfg, ctx, index
+        self.model, self.model_cfg = model, model_cfg
+        self.total_steps = total_steps
+        self.accum = cfg.accum
+        self.samples_per_step = cfg.batch_size * cfg.accum
+        self.module = TrainingTask(model, LossConfig(cfg.degradation_loss, cfg.hq_align_weight))
+        # batches without captions (and no HQ term) leave the zero linears out of the loss
+        self.find_unused_parameters = index.num_captioned < index.num_samples and cfg.hq_align_weight == 0
+        self.optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98),
+                                           eps=1e-6)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_cosine(total_steps, cfg.warmup))
+        self.val_loader = None
+        if val_index is not None:
+            self.val_loader = eval_loader(val_index, image_size=model.image_size, tokenizer=model.tokenizer,
+                                          batch_size=cfg.batch_size, workers=ctx.workers, persistent=True)
+        self._train_loader = None
+
+    @classmethod
+    def build(cls, cfg: TrainConfig, ctx: RunContext) -> DaCLIPTraining:
+        index = load_index(cfg.shards, split=cfg.train_split)
+        val_index = load_index(ctx.settings.val, split=cfg.val_split) if ctx.settings.val else None
+        if ctx.dist.main:
+            _report_captions(index, cfg.hq_align_weight)
+        global_batch = cfg.batch_size * cfg.accum * ctx.dist.world
+        total = ctx.settings.steps or cfg.epochs * max(1, index.num_samples // global_batch)
+        if ctx.resumed is not None:
+            model_cfg = DaCLIPConfig.from_dict(ctx.resumed.config["model"])
+            model = from_weights(model_cfg, ctx.resumed.weights)
+        else:
+            model_cfg = DaCLIPConfig(cfg.model, cfg.pretrained, cfg.control_order, init_seed=ctx.settings.seed)
+            model = build(model_cfg)
+        model.to(ctx.device).train()
+        return cls(cfg, ctx, index, val_index, model, model_cfg, total)
+
+    def describe(self) -> str:
+        trainable = sum(p.numel() for _, p in self.model.trainable_parameters())
+        return (f"{self.cfg.model}: {trainable} trainable / {sum(p.numel() for p in self.model.parameters())} "
+                f"parameters; {self.index.num_samples} samples (global batch "
+                f"{self.samples_per_step * self.ctx.dist.world})")
+
+    def config_record(self) -> dict[str, Any]:
+        return {"train": dataclasses.asdict(self.cfg), "model": self.model_cfg.to_dict()}
+
+    def batches(self, start: int, save_every: int) -> Iterator[dict[str, Any]]:
+        self._train_loader = train_loader(
+            self.index, seed=self.ctx.settings.seed, start=start, every=save_every, batch_size=self.cfg.batch_size,
+            workers=self.ctx.workers, image_size=self.model.image_size, tokenizer=self.model.tokenizer,
+            with_hq=self.cfg.hq_align_weight > 0, shuffle_buffer=self.cfg.shuffle_buffer,
+            mix=self.ctx.settings.mix or DEFAULT_MIX,
+        )
+        for batch in segmented_batches(self._train_loader, start, save_every, per_step=self.accum):
+            yield to_device(batch, self.ctx.device)
+
+    def loss(self, module: torch.nn.Module, batch: dict[str, Any], step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        with self.ctx.autocast(self.amp_dtype):
+            terms, logits = module(batch)
+        stats = {
+            "loss": float(terms["total"].detach()) / self.accum,
+            "correct": float((logits.detach().argmax(-1) == batch["label"]).sum()),
+            "seen": float(len(batch["label"])),
+        }
+        return terms["total"], stats
+
+    def after_step(self, step: int) -> None:
+        self.model.clamp_logit_scale()
+
+    def summarize(self, sums: dict[str, float], steps: int) -> dict[str, float]:
+        return {
+            "loss": round(sums.get("loss", 0.0) / max(1, steps), 5),
+            "accuracy": round(sums.get("correct", 0.0) / max(1.0, sums.get("seen", 0.0)), 4),
+            "logit_scale": round(float(self.model.logit_scale.detach().exp()), 3),
+        }
+
+    def validate(self, step: int) -> dict[str, Any] | None:
+        if self.val_loader is None:
+            return None
+        return {"val_accuracy": val_accuracy(self.model, self.val_loader, self.ctx.device, self.ctx.dist)}
+
+    def format_validation(self, step: int, metrics: dict[str, Any]) -> str:
+        return f"step {step}: val accuracy {metrics['val_accuracy']:.3f}"
+
+    def checkpoint(self, step: int) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        config = {"model": self.model_cfg.to_dict(), "train": dataclasses.asdict(self.cfg),
+                  "run": dataclasses.asdict(self.ctx.settings), "step": step}
+        return state_for_checkpoint(self.model), config
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        self._train_loader = self.val_loader = None  # persistent workers end with their loader
+
+
+def _report_captions(index: ShardIndex, hq_align_weight: float) -> None:
+    uncaptioned = index.num_samples - index.num_captioned
+    if uncaptioned:
+        log.info("%d of %d training samples have no caption: they train the degradation term only%s",
+                 uncaptioned, index.num_samples, "" if index.num_captioned else " (no content loss at all)")
+    if not index.num_captioned and hq_align_weight == 0:
+        log.warning("no captions and --hq-align-weight 0: the content path gets no gradient, so the content "
+                    "embedding stays plain CLIP's (caption the data or set --hq-align-weight)")
+
+
+if __name__ == "__main__":  # python -m daclip.controller.trainer (torchrun): the console script
+    from daclip.cli import train_daclip
+
+    train_daclip()

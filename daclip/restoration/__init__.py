@@ -1,0 +1,9 @@
+"""IR-SDE image restoration conditioned on DA-CLIP embeddings.
+
+- ``unet``: the conditional U-Net; ``sde``: the IR-SDE schedule, losses and samplers (no weights);
+- ``model``: the model factory (``restore_configs/*.json``), EMA, checkpoints, conditioning;
+- ``restore``: tiling + the sampling loop, and ``daclip restore``;
+- ``metrics``: PSNR/SSIM/LPIPS with the paper conventions;
+- ``evaluate``: ``daclip evaluate-restore`` and the trainer's validation PSNR;
+- ``trainer``: the ``train-restore`` console script.
+"""

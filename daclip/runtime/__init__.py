@@ -1,0 +1,1 @@
+"""Training runtime shared by both trainers: checkpoints, the torchrun process group, schedules."""

@@ -1,0 +1,274 @@
+"""The one training loop both trainers run on.
+
+A trainer supplies a :class:`Task` (its model, batches and loss, built by a function of
+the :class:`RunContext`); everything else is here, written once: the process group and device,
+CPU threads, the run folder, exact resume (model, optimizer, schedule, AMP scaler, the task's
+own state such as EMA weights, every rank's RNG, and where the data stream restarts), gradient
+accumulation and clipping, AMP, the time budget, periodic logging, validation and checkpoints,
+pruning and the progress bar.
+
+Exact resume rests on one rule: a task's batch stream is a pure function of the step it starts
+at and the checkpoint interval (streams restart at checkpoints), so a run resumed at step s
+reads what an uninterrupted run reads after step s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .collectives import any_rank, barrier, gather_objects
+from .distributed import Dist, init_distributed, set_cpu_threads, shutdown_distributed
+from .progress import MetricWindow, progress_bar, say
+from .run_folder import RunFolder
+from .settings import RunSettings, default_workers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """The checkpoint a run continues from, as read from disk."""
+
+    path: Path
+    weights: dict[str, torch.Tensor]
+    config: dict[str, Any]
+    state: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a trainer's build function gets: settings resolved for this process."""
+
+    settings: RunSettings
+    dist: Dist
+    device: torch.device
+    workers: int
+    folder: RunFolder
+    resumed: Resumed | None
+
+    def autocast(self, dtype: torch.dtype | None) -> AbstractContextManager:
+        """Mixed precision on CUDA when the task asks for it; full precision elsewhere."""
+        if dtype is None or self.device.type != "cuda":
+            return nullcontext()
+        return torch.autocast("cuda", dtype=dtype)
+
+
+class Task(Protocol):
+    """A model, its batches and its loss: all a trainer writes itself."""
+
+    name: str  # the console script, shown on the progress bar
+    module: nn.Module  # what is trained (DDP wraps it) and what ``loss`` calls
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    total_steps: int
+    accum: int  # micro-batches per optimizer step
+    samples_per_step: int  # samples one rank reads per optimizer step
+    amp_dtype: torch.dtype | None  # autocast dtype on CUDA (float16 adds a grad scaler); None: off
+    grad_clip: float | None
+    find_unused_parameters: bool  # for DDP, when some parameters get no gradient in some steps
+
+    def describe(self) -> str: ...
+    def config_record(self) -> dict[str, Any]: ...
+    def batches(self, start: int, save_every: int) -> Iterator[Any]: ...
+    def loss(self, module: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]: ...
+    def after_step(self, step: int) -> None: ...
+    def summarize(self, sums: dict[str, float], steps: int) -> dict[str, float]: ...
+    def validate(self, step: int) -> dict[str, Any] | None: ...
+    def format_validation(self, step: int, metrics: dict[str, Any]) -> str: ...
+    def checkpoint(self, step: int) -> tuple[dict[str, torch.Tensor], dict[str, Any]]: ...
+    def state_dict(self) -> dict[str, Any]: ...
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+    def close(self) -> None: ...
+
+
+def run(build: Callable[[RunContext], Task], settings: RunSettings) -> dict[str, Any]:
+    """Train (or resume) the task ``build`` makes; return a summary of the run."""
+    dist, device = init_distributed(settings.device)
+    try:
+        return _run(build, settings, dist, device)
+    finally:
+        shutdown_distributed()
+
+
+def _run(build: Callable[[RunContext], Task], settings: RunSettings, dist: Dist,
+         device: torch.device) -> dict[str, Any]:
+    workers = settings.workers if settings.workers is not None else default_workers(dist.world)
+    if device.type == "cpu":
+        set_cpu_threads(settings.threads, workers, dist.world)
+    torch.manual_seed(settings.seed + dist.rank)
+    folder = RunFolder(Path(settings.out))
+    folder.prepare(settings.resume, settings.overwrite, main=dist.main)
+    barrier(dist)
+    resumed = _load_resume(folder) if settings.resume else None
+    if settings.resume and resumed is None and dist.main:
+        log.info("--resume: no checkpoint under %s yet, starting from step 0", folder.root)
+    ctx = RunContext(settings, dist, device, workers, folder, resumed)
+    task = build(ctx)
+    try:
+        return _train(task, ctx)
+    finally:
+        task.close()
+
+
+def _load_resume(folder: RunFolder) -> Resumed | None:
+    path = folder.latest()
+    if path is None:
+        return None
+    weights, config, state = load_checkpoint(path, with_state=True)
+    return Resumed(path, weights, config, state)
+
+
+def _train(task: Task, ctx: RunContext) -> dict[str, Any]:
+    settings, dist, device, folder = ctx.settings, ctx.dist, ctx.device, ctx.folder
+    total = task.total_steps
+    stop = min(total, settings.stop_at) if settings.stop_at else total
+    save_every = settings.save_interval(total)
+    val_every = settings.val_every or save_every
+    log_every = settings.log_every or 10
+    module: nn.Module = task.module
+    if dist.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        module = DistributedDataParallel(task.module, device_ids=[device.index] if device.type == "cuda" else None,
+                                         find_unused_parameters=task.find_unused_parameters)
+    use_scaler = device.type == "cuda" and task.amp_dtype == torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+
+    step, summary = 0, {}
+    state = ctx.resumed.state if ctx.resumed is not None else None
+    if state is not None:
+        step, summary = _restore(task, scaler, state, dist, save_every)
+        if dist.main:
+            log.info("resumed from %s at step %d of %d", ctx.resumed.path, step, total)
+    summary.update(steps=total, start_step=step)
+    if step >= stop:
+        log.info("already trained for %d of %d steps", step, stop)
+        return {**summary, "final_step": step}
+
+    if dist.main:
+        folder.root.mkdir(parents=True, exist_ok=True)
+        folder.write_config({"trainer": task.name, "run": _jsonable(dataclasses.asdict(settings)),
+                             "task": task.config_record(), "resolved": {
+                                 "save_every": save_every, "val_every": val_every, "log_every": log_every,
+                                 "workers": ctx.workers, "device": str(device), "world_size": dist.world,
+                                 "threads": torch.get_num_threads()}})
+        log.info("%s; %d steps from step %d, checkpoint every %d", task.describe(), total, step, save_every)
+
+    bar = progress_bar(task.name, total, step, enabled=settings.progress and dist.main)
+    window = MetricWindow()
+    samples_done, train_seconds = 0, 0.0
+    batches = task.batches(step, save_every)
+    started = time.monotonic()
+    summary["stopped_by_time_limit"] = False
+    try:
+        while step < stop:
+            t0 = time.perf_counter()
+            task.optimizer.zero_grad(set_to_none=True)
+            for micro in range(task.accum):
+                batch = next(batches)
+                last = micro == task.accum - 1 or dist.world == 1
+                with nullcontext() if last else module.no_sync():  # type: ignore[operator]
+                    loss, stats = task.loss(module, batch, step)
+                    scaler.scale(loss if task.accum == 1 else loss / task.accum).backward()
+                window.add(stats)
+            if task.grad_clip:
+                scaler.unscale_(task.optimizer)
+                torch.nn.utils.clip_grad_norm_(task.module.parameters(), task.grad_clip)
+            scaler.step(task.optimizer)
+            scaler.update()
+            task.scheduler.step()
+            step += 1
+            task.after_step(step)
+            seconds = time.perf_counter() - t0
+            window.tick(seconds)
+            train_seconds += seconds
+            samples_done += task.samples_per_step * dist.world
+            if bar is not None:
+                bar.update(1)
+
+            if settings.max_minutes is not None and step < stop and any_rank(
+                    time.monotonic() - started > settings.max_minutes * 60, dist, device):
+                stop = step  # this step is the last: it is logged, validated and checkpointed
+                summary["stopped_by_time_limit"] = True
+                if dist.main:
+                    say(bar, log, f"--max-minutes {settings.max_minutes:g} spent: stopping at step {step} of {total}")
+            if step % log_every == 0 or step == stop:
+                row = {"step": step, **task.summarize(window.sums, window.steps),
+                       "lr": task.scheduler.get_last_lr()[0], **window.rates(task.samples_per_step * dist.world)}
+                window.reset()
+                summary.update({k: v for k, v in row.items() if k != "step"})
+                if dist.main:
+                    folder.append_metrics(row)
+                if bar is not None:
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k in ("loss", "accuracy", "samples_per_s")})
+            if settings.val and (step % val_every == 0 or step == stop):
+                metrics = task.validate(step)
+                if metrics:
+                    summary.update(metrics)
+                    if dist.main:
+                        folder.append_metrics({"step": step, **metrics})
+                        say(bar, log, task.format_validation(step, metrics))
+            if step % save_every == 0 or step == stop:
+                _save(task, ctx, scaler, step, save_every, {**summary, "final_step": step})
+    finally:
+        if bar is not None:
+            bar.close()
+    summary["final_step"] = step
+    summary["samples_per_s"] = samples_done / train_seconds if train_seconds else None
+    return summary
+
+
+def _restore(task: Task, scaler: torch.amp.GradScaler, state: dict[str, Any], dist: Dist,
+             save_every: int) -> tuple[int, dict[str, Any]]:
+    """Load everything a checkpoint's training state holds; the scheduler exists before the
+    optimizer state is loaded (building it rewrites the learning rate)."""
+    task.optimizer.load_state_dict(state["optimizer"])
+    task.scheduler.load_state_dict(state["scheduler"])
+    if state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    task.load_state_dict(state.get("task", {}))
+    rngs = state["rng_by_rank"]
+    set_rng_state(rngs[dist.rank] if dist.rank < len(rngs) else rngs[0])
+    saved_every = (state.get("data") or {}).get("save_every")
+    if saved_every is not None and saved_every != save_every and dist.main:
+        log.warning("--save-every %d differs from the %d this run was saved with: data streams restart at "
+                    "other steps, so batches differ from an uninterrupted run", save_every, saved_every)
+    return int(state["step"]), dict(state.get("summary") or {})
+
+
+def _save(task: Task, ctx: RunContext, scaler: torch.amp.GradScaler, step: int, save_every: int,
+          summary: dict[str, Any]) -> None:
+    states = gather_objects(rng_state(), ctx.dist)
+    if ctx.dist.main:
+        weights, config = task.checkpoint(step)
+        training_state = {
+            "optimizer": task.optimizer.state_dict(),
+            "scheduler": task.scheduler.state_dict(),
+            "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+            "step": step,
+            "rng_by_rank": states,
+            "task": task.state_dict(),
+            "data": {"save_every": save_every},
+            "summary": _jsonable(summary),
+        }
+        save_checkpoint(ctx.folder.checkpoint(step), weights, config, training_state)
+        ctx.folder.prune(ctx.settings.keep)
+    barrier(ctx.dist)
+
+
+def _jsonable(obj: Any) -> Any:
+    """Settings and summaries as plain JSON values (tuples become lists, paths strings)."""
+    import json
+
+    return json.loads(json.dumps(obj, default=str))

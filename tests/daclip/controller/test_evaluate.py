@@ -1,0 +1,41 @@
+"""daclip evaluate (accuracy, confusion matrix, content cosines) of the short train-daclip run."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import torch
+from click.testing import CliRunner
+
+from daclip.cli import cli as daclip_cli
+from degradations import NAMES
+from pipelines.manifest import read_manifest
+
+torch.set_num_threads(1)
+
+
+def _invoke(cli, args):
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_evaluate_cli(daclip_run, daclip_data, tmp_path):
+    out = tmp_path / "eval"
+    result = _invoke(daclip_cli, ["evaluate", "--shards", str(daclip_data["val"]), "--ckpt", str(daclip_run),
+                                  "--out", str(out), "--json"])
+    report = json.loads(result.output)
+    n_val = len(read_manifest(daclip_data["val"]))
+    assert report["samples"] == n_val
+    assert {r["degradation"] for r in report["per_degradation"]} == {"noisy", "jpeg-compressed"}
+    assert sum(map(sum, report["confusion"])) == n_val and len(report["confusion"]) == len(NAMES)
+    for key in ("accuracy", "baseline_zero_shot_accuracy", "cosine_hq_controlled", "cosine_hq_plain",
+                "cosine_other_hq_controlled", "cosine_other_hq_plain"):
+        assert isinstance(report[key], float)
+    assert -1 <= report["cosine_hq_plain"] <= 1
+    assert json.loads((out / "evaluation.json").read_text())["confusion"] == report["confusion"]
+    png = cv2.imread(str(out / "confusion.png"))
+    assert png is not None and png.shape[0] > 300
+    table = _invoke(daclip_cli, ["evaluate", "--shards", str(daclip_data["val"]), "--ckpt", str(daclip_run)]).output
+    assert "zero-shot" in table and table.splitlines()[-1].startswith("all")

@@ -1,0 +1,60 @@
+"""The DA-CLIP losses on small tensors: degradation CE vs InfoNCE, caption masks, HQ alignment."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from daclip.controller.losses import (
+    DEGRADATION_LOSSES,
+    LossConfig,
+    daclip_loss,
+    degradation_ce,
+    degradation_infonce,
+)
+
+torch.set_num_threads(1)
+
+
+def test_degradation_ce_has_no_duplicate_floor_but_infonce_does():
+    class_text = torch.eye(10, 16)
+    labels = torch.tensor([3] * 8 + [5] * 8)  # two classes, eight duplicates each
+    perfect = class_text[labels].clone()
+    scale = torch.tensor(100.0)
+    ce, logits = degradation_ce(perfect, class_text, labels, scale)
+    info, logits2 = degradation_infonce(perfect, class_text, labels, scale)
+    assert ce < 1e-3
+    assert info > math.log(8) - 0.05, "in-batch InfoNCE on repeated words cannot go below ln(#duplicates)"
+    assert torch.equal(logits, logits2)
+    assert set(DEGRADATION_LOSSES) == {"ce", "infonce"}
+    with pytest.raises(ValueError, match="infonce"):
+        LossConfig(degradation_loss="focal")
+
+
+def test_rows_without_caption_train_the_degradation_term_only():
+    g = torch.Generator().manual_seed(0)
+    content = torch.randn(6, 16, generator=g, requires_grad=True)
+    degradation = torch.randn(6, 16, generator=g, requires_grad=True)
+    common = dict(degradation=degradation, labels=torch.arange(6) % 10, class_text=torch.randn(10, 16, generator=g),
+                  scale=torch.tensor(10.0), caption_text=torch.randn(6, 16, generator=g))
+    mask = torch.tensor([True, True, True, False, False, False])
+    terms, _ = daclip_loss(LossConfig(), content=content, has_caption=mask, **common)
+    terms["total"].backward()
+    assert content.grad[3:].abs().sum() == 0 and content.grad[:3].abs().sum() > 0
+    assert degradation.grad.abs().sum(-1).gt(0).all(), "every row trains the degradation term"
+    none, _ = daclip_loss(LossConfig(), content=content, has_caption=torch.zeros(6, dtype=torch.bool), **common)
+    assert "content" not in none and torch.equal(none["total"], none["degradation"])
+
+
+def test_hq_align_term_pulls_content_towards_hq():
+    content = torch.randn(4, 8)
+    common = dict(degradation=torch.randn(4, 8), labels=torch.zeros(4, dtype=torch.long),
+                  class_text=torch.randn(10, 8), scale=torch.tensor(10.0))
+    same, _ = daclip_loss(LossConfig(hq_align_weight=0.5), content=content, hq_features=content * 3, **common)
+    other, _ = daclip_loss(LossConfig(hq_align_weight=0.5), content=content, hq_features=-content, **common)
+    assert same["hq_align"] < 1e-6 and abs(float(other["hq_align"]) - 2.0) < 1e-5
+    assert torch.allclose(other["total"], other["degradation"] + 0.5 * other["hq_align"])
+    off, _ = daclip_loss(LossConfig(), content=content, hq_features=-content, **common)
+    assert "hq_align" not in off
