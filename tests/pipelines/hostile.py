@@ -21,12 +21,17 @@ from pipelines.manifest import read_manifest, write_manifest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class Hung(BaseException):
+    """Raised by :func:`deadline`; not an ``OSError`` (``TimeoutError`` is one, and code under
+    test catches those), nor an ``Exception``, so nothing on the way swallows it."""
+
+
 @contextlib.contextmanager
 def deadline(seconds: int) -> Iterator[None]:
-    """Raise TimeoutError in the block after ``seconds`` (a blocking open of a FIFO included)."""
+    """Raise :class:`Hung` in the block after ``seconds`` (a blocking open of a FIFO included)."""
 
     def expire(signum, frame):
-        raise TimeoutError(f"still running after {seconds} s (hang?)")
+        raise Hung(f"still running after {seconds} s")
 
     old = signal.signal(signal.SIGALRM, expire)
     signal.alarm(seconds)

@@ -98,3 +98,9 @@ def test_mixtures_aliases_absolute_shards_and_error_rows_are_accepted(dataset, t
     assert frame["shard"].str.startswith("/").all()
     errors = frame[frame["status"] == "error"]
     assert len(errors) and errors["members"].isna().all()
+
+
+def test_verbose_shows_the_traceback(bad_manifests):
+    result = CliRunner().invoke(cli, ["-v", "stats", str(bad_manifests["bad key"])])
+    assert result.exit_code == 1 and "Traceback" in result.stderr
+    assert error_lines(result.stderr)[-1].startswith("Error: ")
