@@ -15,11 +15,20 @@ Roles, one module each:
 - ``ingest``: ``pairs`` (pair LQ/GT files, rank variants), ``ingest_worker`` (``IngestSpec`` job:
   one shard of pairs), ``ingest`` (listing -> plan, the command);
 - shared by both workers: ``writers`` (tar + Parquet + stats, atomic), ``rows`` (the row base and
-  the one error row), ``manifest`` (the one schema, keys, atomic Parquet I/O);
+  the one error row), ``manifest`` (the one schema, keys, atomic Parquet I/O, ``read_manifest``);
+- ``validate``: the one manifest validator behind ``read_manifest`` (schema, types, keys,
+  degradation names, member names, shard names, merge pairing; one ``ManifestError``);
 - tools: ``merge``, ``verify``, ``stats``, ``export`` (DA-CLIP's CSV), ``preview`` (contact
   sheets), ``degrade`` (one image);
 - captions: ``caption`` (config, the run, the command), ``caption_plan`` (which images, where),
   ``captioner`` (BLIP, lazily imported), ``caption_store`` (``captions.parquet`` and the join);
-- ``common`` (the low shared layer: files, images, click helpers, devices, model sources) and
-  ``cli`` (the ``make-dataset`` group, subcommands imported lazily).
+- ``common`` (the low shared layer: ``files`` (atomic writes with the umask's mode, ``safe_join``,
+  ``open_regular``), ``locks`` (one run per output folder, stale temporary files), ``tars`` (the
+  safe tar reader), ``images`` (the one decoder, pixel limit checked from headers), ``cli`` (click
+  helpers and the error boundary), devices, model sources) and ``cli`` (the ``make-dataset``
+  group, subcommands imported lazily).
+
+Trust: manifests and shards may come from anyone. They are read only through ``read_manifest``
+(validated), the safe tar reader and the guarded decoder; they may point anywhere to *read*,
+never decide where anything is *written*.
 """

@@ -3,6 +3,7 @@
 The commands supply only their listing, as a :class:`BuildPlan` of typed jobs
 (:class:`pipelines.job.ShardJob`); :func:`build` does the rest, one visible step each:
 
+0. hold the output folders (:func:`lock_outputs`: one run at a time, stale temporary files removed);
 1. keep this part's jobs (``--part i/N``: shard ``s`` belongs to part ``s % N``);
 2. per task: ``--overwrite`` removes this run's earlier outputs, then the folder must hold no
    shards of another plan (:mod:`pipelines.shards`);
@@ -15,6 +16,7 @@ The commands supply only their listing, as a :class:`BuildPlan` of typed jobs
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
@@ -29,6 +31,7 @@ import pandas as pd
 
 from .assemble import assemble_task
 from .common.files import write_json_atomic
+from .common.locks import output_locks
 from .distribute import run_local
 from .job import Progress, ShardJob, Work, run_work
 from .manifest import SCHEMA_VERSION, write_manifest
@@ -116,6 +119,20 @@ def build(
     """Run (or resume) ``plan``; ``on_plan(samples, shard jobs)`` once, ``on_progress(n)`` as samples
     are done (skipped shards included). ``started``: the clock of the run (listing included)."""
     start = time.perf_counter() if started is None else started
+    with lock_outputs(options):
+        return _build(plan, options, on_plan, on_progress, start)
+
+
+def lock_outputs(options: BuildOptions) -> contextlib.AbstractContextManager:
+    """Hold ``--out`` and ``--manifests`` for this run (:mod:`pipelines.common.locks`): parts of one
+    ``--part i/N`` run share them; a whole run first removes stale temporary files (``--out``
+    and its task folders, ``--manifests``)."""
+    part = None if options.part[1] == 1 else f"part-{options.part[0]}-of-{options.part[1]}"
+    return output_locks({options.out: 1, options.manifests: 0}, part)
+
+
+def _build(plan: BuildPlan, options: BuildOptions, on_plan: Callable[[int, int], None] | None,
+           on_progress: Progress | None, start: float) -> BuildReport:
     distribute = get_distributor(options.distributor)
     report = BuildReport(notes=list(plan.notes), details=list(plan.details), unit=plan.unit)
     jobs = [job for job in plan.jobs if in_part(job.shard_id, options.part)]

@@ -13,8 +13,13 @@ from typing import Any
 import click
 
 from .build import BuildReport, format_summary
+from .common.locks import OutputLocked
 from .distribute import WorkerDied
 from .shards import ConfigMismatch
+
+FOLLOW_SYMLINKS = click.option(
+    "--follow-symlinks", is_flag=True,
+    help="Read symlinked files and folders that lead outside the input folder (default: skip and count them).")
 
 PART_HELP = ("Process only partition i of N shards, e.g. 0/4, or 'slurm' (from the job array variables); "
              "merge joins the parts.")
@@ -81,7 +86,7 @@ def run_command(run: Callable[[ProgressBars], BuildReport], bars: ProgressBars) 
     """Run a build with bars; errors become click messages; print the summary."""
     try:
         report = run(bars)
-    except (ConfigMismatch, ValueError, WorkerDied) as exc:
+    except (ConfigMismatch, ValueError, WorkerDied, OutputLocked) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:  # missing input, disk full ...: committed shards are kept
         raise click.ClickException(f"{exc}\n(completed shards are kept; rerun the same command to resume)") from None

@@ -12,20 +12,13 @@ column of every manifest. The flow is a visible list of steps:
 5. :func:`join_captions`: fill each manifest's ``caption`` column, written atomically.
 
 ``--part i/N`` runs write ``captions.part-i-of-N.parquet`` and leave the manifests alone; a
-run without ``--part`` folds the part files into ``captions.parquet`` and joins.
+run without ``--part`` folds the part files into ``captions.parquet`` and joins. A run holds the
+manifest folders (:mod:`pipelines.common.locks`; parts share them). Shards are read through the
+safe tar reader and images checked against ``max_pixels`` before they are decoded.
 
-The roles, one module each:
-
-- ``caption.py`` (this module): configuration, the whole run as :func:`caption_manifests`,
-  and the click ``command``;
-- ``caption_plan.py``: :func:`plan_images`, the unique clean images to caption and their tar
-  member offsets;
-- ``captioner.py``: the BLIP side: loading, :class:`Captioner`, the DataLoader dataset that
-  reads ``hq`` members from shards, batched ``generate``;
-- ``caption_store.py``: ``captions.parquet`` and its part files: reading, checkpoints,
-  writing, the join into manifests and the ``--captions-file`` import.
-
-The public names of the other three are re-exported here.
+Roles: this module (configuration, the run, the command), ``caption_plan`` (which images, where),
+``captioner`` (BLIP, the shard dataset), ``caption_store`` (the store, the join, the import);
+the public names of the other three are re-exported here.
 """
 
 from __future__ import annotations
@@ -58,7 +51,8 @@ from .caption_store import (
     write_captions,
 )
 from .captioner import DEFAULT_MODEL, DTYPES, Captioner, GenerationSettings, ImageRef, caption_refs
-from .common.devices import DeviceUnavailableError
+from .common.images import DEFAULT_MAX_PIXELS
+from .common.locks import output_locks
 from .common.models import ModelUnavailableError
 
 __all__ = [
@@ -85,9 +79,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-# ---------------------------------------------------------------------------------------------
-# Configuration and results
-# ---------------------------------------------------------------------------------------------
+# --- Configuration and results ---
 
 
 @dataclass(frozen=True)
@@ -103,6 +95,7 @@ class CaptionConfig:
     part: tuple[int, int] = (0, 1)  # (i, N): only hashes whose first 15 hex digits % N == i
     overwrite: bool = False  # re-caption images that already have a caption
     flush_seconds: float = 60.0  # checkpoint the store this often
+    max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger images get an error row, never decoded
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -133,9 +126,7 @@ class CaptionReport:
     store: str  # path of the captions file written
 
 
-# ---------------------------------------------------------------------------------------------
-# The whole command as one function
-# ---------------------------------------------------------------------------------------------
+# --- The whole command as one function ---
 
 
 def caption_manifests(
@@ -156,11 +147,18 @@ def caption_manifests(
     config = config or CaptionConfig()
     if captions_file is not None and config.partitioned:
         raise ValueError("--captions-file imports everything at once; drop --part")
-    start = time.perf_counter()
     folder = Path(manifests_dir)
     paths = [Path(p) for p in manifests] if manifests else list_manifests(folder)
     if not paths:
         raise FileNotFoundError(f"no manifests in {folder}")
+    part = "caption-part-{}-of-{}".format(*config.part) if config.partitioned else None
+    with output_locks({folder: 0, **{p.parent: 0 for p in paths}}, part):
+        return _caption(folder, paths, config, captions_file, captioner, progress)
+
+
+def _caption(folder: Path, paths: list[Path], config: CaptionConfig, captions_file: str | os.PathLike | None,
+             captioner: Captioner | None, progress: Callable[[int, int], None] | None) -> CaptionReport:
+    start = time.perf_counter()
     store = load_captions(folder)
     target = part_path(folder, config.part) if config.partitioned else folder / CAPTIONS_FILE
 
@@ -234,16 +232,14 @@ def _caption_missing(
                 progress(len(rows), len(todo))
             checkpoint.add(rows)
 
-        caption_refs(captioner, todo, config.batch_size, config.workers, on_batch)
+        caption_refs(captioner, todo, config.batch_size, config.workers, on_batch, config.max_pixels)
     for row in checkpoint.rows:
         if row["error"]:
             log.warning("no caption for %s: %s", row["hq_sha256"], row["error"])
     return checkpoint.rows
 
 
-# ---------------------------------------------------------------------------------------------
-# CLI
-# ---------------------------------------------------------------------------------------------
+# --- CLI ---
 
 
 def parse_part(ctx: click.Context | None, param: click.Parameter | None, value: str) -> tuple[int, int]:
@@ -282,6 +278,8 @@ def parse_part(ctx: click.Context | None, param: click.Parameter | None, value: 
               help="Image-decoding DataLoader workers.")
 @click.option("--part", default="0/1", show_default=True, callback=parse_part, help="Caption only part i of N (0-based).")
 @click.option("--overwrite", is_flag=True, help="Re-caption images that already have a caption.")
+@click.option("--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, type=click.IntRange(min=1),
+              help="Images with more pixels (read from their headers) get no caption.")
 @click.option(
     "--captions-file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -301,6 +299,7 @@ def command(
     workers: int,
     part: tuple[int, int],
     overwrite: bool,
+    max_pixels: int,
     captions_file: Path | None,
 ) -> None:
     """Caption each unique clean image once with BLIP and fill the manifests' caption column."""
@@ -317,6 +316,7 @@ def command(
         workers=workers,
         part=part,
         overwrite=overwrite,
+        max_pixels=max_pixels,
     )
     bar = tqdm(total=0, unit="img", desc="caption", dynamic_ncols=True, disable=None)
 
@@ -334,7 +334,7 @@ def command(
             captions_file=captions_file,
             progress=progress,
         )
-    except (ModelUnavailableError, DeviceUnavailableError, FileNotFoundError, ValueError) as error:
+    except ModelUnavailableError as error:  # the rest go through make-dataset's error boundary
         raise click.ClickException(str(error)) from None
     finally:
         bar.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tarfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import pandas as pd
 
 from .caption_store import CAPTIONS_FILE, PART_PREFIX
 from .captioner import ImageRef
+from .common.tars import member_index
 from .manifest import HQ, read_manifest
 
 
@@ -35,14 +35,8 @@ def list_manifests(manifests_dir: str | os.PathLike) -> list[Path]:
 
 
 def _hq_member(key: str, members: Any) -> str | None:
-    try:
-        suffixes = json.loads(members) if isinstance(members, str) else list(members or [])
-    except (TypeError, ValueError):
-        suffixes = []
-    for suffix in suffixes:
-        if isinstance(suffix, str) and suffix.startswith(f"{HQ}."):
-            return f"{key}.{suffix}"
-    return None
+    suffixes = json.loads(members) if isinstance(members, str) else []  # checked by the validator
+    return next((f"{key}.{suffix}" for suffix in suffixes if suffix.startswith(f"{HQ}.")), None)
 
 
 def _in_part(hq_sha256: str, part: tuple[int, int]) -> bool:
@@ -53,16 +47,11 @@ def _in_part(hq_sha256: str, part: tuple[int, int]) -> bool:
 def member_offsets(shard_path: str, wanted: Iterable[str]) -> dict[str, tuple[int, int]]:
     """Byte offset and size of the data of the wanted members of an uncompressed tar.
 
-    Reads tar headers only (the data is skipped), so workers can later read each image with
-    one seek instead of re-scanning the tar.
+    Reads tar headers only (the data is skipped; every header is checked by the safe tar
+    reader, :func:`pipelines.common.tars.member_index`), so workers can later read each image
+    with one seek instead of re-scanning the tar.
     """
-    wanted = set(wanted)
-    found: dict[str, tuple[int, int]] = {}
-    with tarfile.open(shard_path, "r:") as tar:
-        for info in tar:
-            if info.isfile() and info.name in wanted:
-                found[info.name] = (info.offset_data, info.size)
-    return found
+    return member_index(shard_path, set(wanted))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from typing import Any
 
 from .caption_store import clean_caption
 from .common.devices import resolve_device
+from .common.images import DEFAULT_MAX_PIXELS, check_pixels
 from .common.models import load_or_explain, resolve_source
+from .common.tars import read_member
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -204,12 +206,13 @@ class Captioner:
 class ShardImages:
     """Map-style dataset: item ``i`` is ``(i, pixel_values or None, error or None)``.
 
-    Reads one member's bytes with a single seek (offsets come from :func:`plan_images`),
-    decodes with PIL and runs the image processor, so workers do all the CPU work.
+    Reads one member's bytes with a single seek (offsets come from :func:`plan_images`), checks
+    its pixel count against ``max_pixels`` from the header, decodes with PIL and runs the image processor, so workers do all the CPU work.
     """
 
     refs: tuple[ImageRef, ...]
     image_processor: Any
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -221,9 +224,8 @@ class ShardImages:
         if ref.offset < 0:
             return index, None, f"hq member not found in {ref.shard_path}"
         try:
-            with open(ref.shard_path, "rb") as handle:
-                handle.seek(ref.offset)
-                data = handle.read(ref.size)
+            data = read_member(ref.shard_path, ref.offset, ref.size)
+            check_pixels(data, self.max_pixels)  # from the header, before anything is decoded
             with Image.open(io.BytesIO(data)) as image:
                 rgb = image.convert("RGB")
             pixels = self.image_processor(images=[rgb], return_tensors="pt")["pixel_values"][0]
@@ -258,9 +260,10 @@ def caption_refs(
     batch_size: int,
     workers: int = 0,
     on_batch: Callable[[list[dict[str, Any]]], None] | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> list[dict[str, Any]]:
     """Caption images read from shards; one store row per image (caption or error), in ``refs`` order."""
-    dataset = ShardImages(tuple(refs), captioner.image_processor)
+    dataset = ShardImages(tuple(refs), captioner.image_processor, max_pixels)
     pin = captioner.device.startswith("cuda")
     settings = captioner.settings_json()
     rows: list[dict[str, Any]] = []

@@ -1,7 +1,9 @@
 """The ``make-dataset`` console script: thin click commands over typed functions.
 
 Each subcommand lives next to the function it wraps and is imported lazily, so
-``make-dataset synthesize`` starts without torch or transformers.
+``make-dataset synthesize`` starts without torch or transformers. Expected failures (bad or
+hostile manifests and shards, full disks ...) end as one line on stderr and exit code 1
+(:func:`pipelines.common.cli.error_boundary`); ``-v`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ SUBCOMMANDS = {
 }
 
 
-cli = console_group("Build degradation-aware image-restoration datasets (DA-CLIP style).", SUBCOMMANDS)
+cli = console_group("Build degradation-aware image-restoration datasets (DA-CLIP style).", SUBCOMMANDS,
+                    guarded=True)
 
 
 def main() -> None:

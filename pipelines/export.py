@@ -6,6 +6,11 @@ module extracts the LQ members of the manifest's shards into DA-CLIP's folder la
 ``<image-root>/<degradation>/LQ/<key>.<ext>`` (``GT`` beside it with ``--with-gt``) and writes
 the CSV, so data built here can be trained with the original code and vice versa.
 
+Nothing in a manifest or shard decides where a file is written: the manifest is validated
+(known degradation names, dot-free keys, plain member suffixes), every target path goes through
+:func:`~pipelines.common.files.safe_join` under ``--image-root``, members are read through the
+safe tar reader and images are checked against ``--max-pixels`` from their headers.
+
 Parse a title with ``title.rsplit(": ", 1)``: DA-CLIP's own ``title.split(": ")`` breaks on a
 caption that itself holds ``": "``; such rows are counted in the report.
 """
@@ -13,16 +18,19 @@ caption that itself holds ``": "``; such rows are counted in the report.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import pandas as pd
 
-from .common.files import write_bytes_atomic
+from .common.files import read_regular, safe_join, write_bytes_atomic
+from .common.images import DEFAULT_MAX_PIXELS, check_pixels
+from .common.locks import output_locks
+from .common.tars import iter_members
 from .manifest import HQ, LQ, read_manifest
 
 __all__ = ["ExportReport", "command", "export_csv", "title_for"]
@@ -49,37 +57,28 @@ def title_for(caption: str, degradation: str) -> str:
     return f"{caption}{SEPARATOR}{degradation}"
 
 
-def _member_suffix(members: object, stem: str) -> str | None:
-    import json
-
-    try:
-        suffixes = json.loads(members) if isinstance(members, str) else []
-    except ValueError:
-        suffixes = []
-    return next((s for s in suffixes if isinstance(s, str) and s.startswith(f"{stem}.")), None)
+def _member_suffix(members: str, stem: str) -> str | None:
+    """The suffix of the ``stem`` image member (``members`` was checked by the validator)."""
+    return next((s for s in json.loads(members) if s.startswith(f"{stem}.")), None)
 
 
 def _same_file(path: Path, data: bytes) -> bool:
-    if not path.exists() or path.stat().st_size != len(data):
+    if not path.is_file() or path.stat().st_size != len(data):
         return False
-    return hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(data).digest()
+    return hashlib.sha256(read_regular(path)).digest() == hashlib.sha256(data).digest()
 
 
-def _extract(shard_path: str, targets: dict[str, Path]) -> int:
-    """Copy the named members of one tar to their target files; returns files written."""
+def _extract(shard_path: str, targets: dict[str, Path], max_pixels: int | None) -> int:
+    """Copy the named members of one tar (through the safe tar reader; images within
+    ``max_pixels``) to their target files; returns files written."""
     written = 0
     found: set[str] = set()
-    with tarfile.open(shard_path, "r:") as tar:
-        for info in tar:
-            target = targets.get(info.name)
-            if target is None or not info.isfile():
-                continue
-            handle = tar.extractfile(info)
-            data = handle.read() if handle is not None else b""
-            found.add(info.name)
-            if not _same_file(target, data):
-                write_bytes_atomic(data, target)
-                written += 1
+    for name, data in iter_members(shard_path, select=targets.__contains__):
+        check_pixels(data, max_pixels)
+        found.add(name)
+        if not _same_file(targets[name], data):
+            write_bytes_atomic(data, targets[name])
+            written += 1
     missing = sorted(set(targets) - found)
     if missing:
         raise FileNotFoundError(f"{shard_path}: members missing from the shard: {missing[:3]}")
@@ -92,17 +91,21 @@ def export_csv(
     image_root: str | os.PathLike,
     missing_caption: str = "skip",
     with_gt: bool = False,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> ExportReport:
     """Write DA-CLIP's ``filepath``/``title`` TSV for a manifest's ok rows and extract their images.
 
     Rows without a caption are skipped and counted (``missing_caption="error"`` refuses
     instead, before anything is written). Paths in the CSV are absolute. The CSV is written
-    atomically, after all images are in place; a rerun keeps identical image files.
+    atomically, after all images are in place; a rerun keeps identical image files. Every image
+    path is checked to stay under ``image_root`` (:func:`~pipelines.common.files.safe_join`).
     """
     if missing_caption not in MISSING_POLICIES:
         raise ValueError(f"missing_caption must be one of {MISSING_POLICIES}, got {missing_caption!r}")
     frame = read_manifest(manifest, status="ok")
-    captioned = frame["caption"].map(lambda c: isinstance(c, str) and c.strip() != "")
+    if frame.empty:
+        raise ValueError(f"{manifest} has no ok rows to export")
+    captioned = frame["caption"].map(lambda c: isinstance(c, str) and c.strip() != "").astype(bool)
     skipped = int((~captioned).sum())
     if skipped and missing_caption == "error":
         raise ValueError(
@@ -110,34 +113,18 @@ def export_csv(
         )
     frame = frame[captioned].reset_index(drop=True)
     root = Path(image_root).resolve()
-
-    filepaths: list[str] = []
-    per_shard: dict[str, dict[str, Path]] = {}
-    for key, degradation, members, shard_path in zip(
-        frame["key"], frame["degradation"], frame["members"], frame["shard_path"]
-    ):
-        stems = [(LQ, "LQ")] + ([(HQ, "GT")] if with_gt else [])
-        for stem, folder in stems:
-            suffix = _member_suffix(members, stem)
-            if suffix is None:
-                raise ValueError(f"{manifest}: row {key} lists no {stem} member")
-            ext = suffix.split(".", 1)[1]
-            target = root / degradation / folder / f"{key}.{ext}"
-            per_shard.setdefault(shard_path, {})[f"{key}.{suffix}"] = target
-            if stem == LQ:
-                filepaths.append(str(target))
-
-    images_written = sum(_extract(shard, targets) for shard, targets in sorted(per_shard.items()))
-    captions = [" ".join(c.split()) for c in frame["caption"]]
-    table = pd.DataFrame(
-        {"filepath": filepaths, "title": [title_for(c, d) for c, d in zip(captions, frame["degradation"])]}
-    )
-    colon = sum(SEPARATOR in c for c in captions)
-    if colon:
-        log.warning("%d captions contain %r: parse titles with rsplit(': ', 1)", colon, SEPARATOR)
-
-    out = Path(out)
-    write_bytes_atomic(table.to_csv(sep="\t", index=False).encode("utf-8"), out)
+    with output_locks({Path(out).parent: 0, root: 2}):
+        filepaths, per_shard = _targets(frame, root, manifest, with_gt)
+        images_written = sum(_extract(shard, targets, max_pixels) for shard, targets in sorted(per_shard.items()))
+        captions = [" ".join(c.split()) for c in frame["caption"]]
+        table = pd.DataFrame(
+            {"filepath": filepaths, "title": [title_for(c, d) for c, d in zip(captions, frame["degradation"])]}
+        )
+        colon = sum(SEPARATOR in c for c in captions)
+        if colon:
+            log.warning("%d captions contain %r: parse titles with rsplit(': ', 1)", colon, SEPARATOR)
+        out = Path(out)
+        write_bytes_atomic(table.to_csv(sep="\t", index=False).encode("utf-8"), out)
     return ExportReport(
         rows=len(frame) + skipped,
         written=len(table),
@@ -147,6 +134,26 @@ def export_csv(
         out=str(out),
         image_root=str(root),
     )
+
+
+def _targets(frame: pd.DataFrame, root: Path, manifest: str | os.PathLike,
+             with_gt: bool) -> tuple[list[str], dict[str, dict[str, Path]]]:
+    """CSV file paths (LQ) and, per shard, member name -> target file, all under ``root``."""
+    filepaths: list[str] = []
+    per_shard: dict[str, dict[str, Path]] = {}
+    stems = [(LQ, "LQ")] + ([(HQ, "GT")] if with_gt else [])
+    for key, degradation, members, shard_path in zip(
+        frame["key"], frame["degradation"], frame["members"], frame["shard_path"]
+    ):
+        for stem, folder in stems:
+            suffix = _member_suffix(members, stem)
+            if suffix is None:
+                raise ValueError(f"{manifest}: row {key} lists no {stem} member")
+            target = safe_join(root, degradation, folder, f"{key}.{suffix.split('.', 1)[1]}")
+            per_shard.setdefault(shard_path, {})[f"{key}.{suffix}"] = target
+            if stem == LQ:
+                filepaths.append(str(target))
+    return filepaths, per_shard
 
 
 @click.command("export-csv")
@@ -171,12 +178,12 @@ def export_csv(
     help="Rows without a caption: skip them (counted) or refuse to export.",
 )
 @click.option("--with-gt", is_flag=True, help="Also extract the clean images to <degradation>/GT/.")
-def command(manifest: Path, out: Path, image_root: Path, missing_caption: str, with_gt: bool) -> None:
+@click.option("--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, type=click.IntRange(min=1),
+              help="Refuse image members with more pixels (read from their headers).")
+def command(manifest: Path, out: Path, image_root: Path, missing_caption: str, with_gt: bool, max_pixels: int) -> None:
     """Write DA-CLIP's tab-separated training CSV (filepath, title = "<caption>: <degradation>")."""
-    try:
-        report = export_csv(manifest, out, image_root, missing_caption=missing_caption, with_gt=with_gt)
-    except (FileNotFoundError, ValueError, tarfile.TarError) as error:
-        raise click.ClickException(str(error)) from None
+    report = export_csv(manifest, out, image_root, missing_caption=missing_caption, with_gt=with_gt,
+                        max_pixels=max_pixels)
     click.echo(
         f"wrote {report.written} rows to {report.out} ({report.images_written} images extracted under "
         f"{report.image_root}); skipped {report.skipped_no_caption} rows without a caption"

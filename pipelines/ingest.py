@@ -29,7 +29,7 @@ import click
 import degradations
 
 from .build import BuildOptions, BuildPlan, BuildReport, build
-from .build_cli import ProgressBars, build_options, invocation, run_command
+from .build_cli import FOLLOW_SYMLINKS, ProgressBars, build_options, invocation, run_command
 from .common import images
 from .distribute import resolve_part
 from .ingest_worker import KIND, ORIGIN, IngestConfig, IngestSpec
@@ -75,17 +75,18 @@ def ingest(
 
 
 def list_inputs(root: str | None, task: str | None, lq_dir: str | None, hq_dir: str | None, split: str,
-                pair_by: str, notes: list[str]) -> list[Found]:
+                pair_by: str, notes: list[str], follow_symlinks: bool = False) -> list[Found]:
     """``--root`` (DA-CLIP's tree), or ``--task`` with ``--lq`` and ``--hq``."""
     if root is not None:
         if task or lq_dir or hq_dir:
             raise ValueError("give either --root, or --task with --lq and --hq")
-        return list_daclip_tree(Path(root), pair_by, notes)
+        return list_daclip_tree(Path(root), pair_by, notes, follow_symlinks)
     if not (task and lq_dir and hq_dir):
         raise ValueError("give --root DIR, or --task NAME --lq DIR --hq DIR")
     name = degradations.canonical_name(task)
     found: list[Found] = [(name, split, s, lq, gt)
-                          for s, lq, gt in pair_folders(name, split, Path(lq_dir), Path(hq_dir), pair_by, notes)]
+                          for s, lq, gt in pair_folders(name, split, Path(lq_dir), Path(hq_dir), pair_by, notes,
+                                                        follow_symlinks)]
     if not found:
         raise FileNotFoundError(f"no image files in {lq_dir}")
     return found
@@ -110,15 +111,16 @@ def list_inputs(root: str | None, task: str | None, lq_dir: str | None, hq_dir: 
 @click.option("--shard-size", default=1000, show_default=True, type=click.IntRange(min=1), help="Pairs per shard.")
 @click.option("--image-format", default="png", show_default=True, type=click.Choice(images.FORMATS))
 @click.option("--max-pixels", default=images.DEFAULT_MAX_PIXELS, show_default=True, type=click.IntRange(min=1))
+@FOLLOW_SYMLINKS
 def command(root, task, lq_dir, hq_dir, split, val_fraction, pair_by, fix_size, out, manifests, workers,
-            overwrite, part, shard_size, image_format, max_pixels) -> None:
+            overwrite, part, shard_size, image_format, max_pixels, follow_symlinks) -> None:
     """Bring existing paired LQ/GT datasets into shards and manifests."""
     notes: list[str] = []
     try:
         config = IngestConfig(image_format=image_format, max_pixels=max_pixels, fix_size=fix_size,
                               shard_size=shard_size, val_fraction=val_fraction)
         part_tuple = resolve_part(part)
-        found = list_inputs(root, task, lq_dir, hq_dir, split, pair_by, notes)
+        found = list_inputs(root, task, lq_dir, hq_dir, split, pair_by, notes, follow_symlinks)
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     run_command(lambda bars: ingest(found, config, out=out, manifests=manifests, workers=workers, part=part_tuple,

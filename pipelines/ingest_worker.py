@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .common import images
+from .common.files import read_regular
 from .job import Progress, ShardStats
 from .manifest import SCHEMA_VERSION, assign_split, dumps_json, make_key, sha256_hex, shard_stem
 from .pairs import Pair
@@ -89,7 +90,7 @@ def _decode(src: Source, max_pixels: int | None, what: str) -> np.ndarray | str:
     if src.error:
         return f"{what}: {src.error}"
     try:
-        data = Path(src.path).read_bytes()
+        data = read_regular(src.path)
     except OSError as exc:
         return f"{what}: cannot read file: {exc.strerror or exc}"
     if sha256_hex(data) != src.sha256:

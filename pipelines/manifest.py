@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .common.files import write_atomic
+from .common.files import open_regular, write_atomic
 
 if TYPE_CHECKING:  # pandas is imported by the functions that return frames (workers never need it)
     import pandas as pd
@@ -123,30 +123,70 @@ def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist([{name: row.get(name) for name in COLUMNS} for row in rows], schema=SCHEMA)
 
 
-def write_parquet_atomic(table: pa.Table | pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write Parquet (zstd) atomically; a frame is first conformed to :data:`SCHEMA`."""
+def write_parquet_atomic(table: pa.Table | pd.DataFrame, path: str | os.PathLike,
+                         metadata: dict[bytes, bytes] | None = None) -> Path:
+    """Write Parquet (zstd) atomically; a frame is first conformed to :data:`SCHEMA`.
+    ``metadata`` is added to the file's schema metadata."""
     if not isinstance(table, pa.Table):
         table = to_table(table)
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     return write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
-def write_manifest(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+def write_manifest(frame: pd.DataFrame, path: str | os.PathLike, metadata: dict[bytes, bytes] | None = None) -> Path:
     """Write a manifest atomically, rows sorted by key for byte-identical output."""
     frame = frame.sort_values("key", kind="mergesort").reset_index(drop=True) if len(frame) else frame
-    return write_parquet_atomic(frame, path)
+    return write_parquet_atomic(frame, path, metadata)
 
 
-def read_manifest(path: str | os.PathLike, status: str | None = "ok") -> pd.DataFrame:
-    """Read a manifest; add ``shard_path`` (absolute). ``status=None`` keeps failed rows too."""
+def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
+    """A Parquet file's table, opened as a regular file (never a FIFO or device); any failure to
+    read it is a :class:`~pipelines.validate.ManifestError`."""
+    from .validate import ManifestError
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"manifest not found: {path}")
-    frame = pq.read_table(path).to_pandas()
+    try:
+        with open_regular(path) as handle:
+            return pq.read_table(handle, columns=columns)
+    except (pa.ArrowException, ValueError, OSError, EOFError) as exc:
+        raise ManifestError(f"{path}: not a readable Parquet manifest ({type(exc).__name__}: {exc})") from None
+
+
+def read_metadata(path: str | os.PathLike) -> dict[bytes, bytes] | None:
+    """A Parquet file's schema metadata (footer only)."""
+    with open_regular(path) as handle:
+        return pq.read_schema(handle).metadata
+
+
+def read_manifest(path: str | os.PathLike, status: str | None = "ok", validate: bool = True) -> pd.DataFrame:
+    """Read a manifest; add ``shard_path`` (absolute). ``status=None`` keeps failed rows too.
+
+    ``validate`` (the default) checks it first with :func:`pipelines.validate.validate_table`:
+    any problem raises one :class:`~pipelines.validate.ManifestError` naming file, row and problem.
+    Each distinct shard is resolved once.
+    """
+    from .validate import ManifestError, check_partner, validate_table
+
+    path = Path(path)
+    table = read_table(path)
+    if validate:
+        validate_table(table, path, SCHEMA)
+        check_partner(path, table.schema.metadata, read_metadata)
+    try:
+        frame = table.to_pandas(ignore_metadata=True)
+    except (pa.ArrowException, ValueError) as exc:
+        raise ManifestError(f"{path}: cannot convert the manifest ({type(exc).__name__}: {exc})") from None
     for name in COLUMNS:
         if name not in frame.columns:
             frame[name] = None
     if status is not None:
         frame = frame[frame["status"] == status].reset_index(drop=True)
     base = path.resolve().parent
-    frame["shard_path"] = [str((base / s).resolve()) if isinstance(s, str) and s else None for s in frame["shard"]]
+    shards = frame["shard"]
+    resolved = {s: str((base / s).resolve()) for s in shards.dropna().unique() if isinstance(s, str) and s}
+    mapped = shards.map(resolved).astype(object)
+    frame["shard_path"] = mapped.where(mapped.notna(), None)
     return frame

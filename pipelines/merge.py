@@ -4,6 +4,12 @@ Shard paths are rewritten relative to each output manifest's folder. ``--balance
 number of ``ok`` samples per degradation within each split, keeping a deterministic subset
 (rows ranked by the sha256 of their key). Failed rows are kept (they never reach a loader,
 which reads ``status == "ok"``) so the merged manifests still account for every input.
+
+train and val are one commit: both are written to temporary files first, then renamed, and
+both carry the same merge id (a hash of the inputs and options) and each other's name in their
+Parquet metadata. A run killed between the two renames leaves a new train beside an old val;
+:func:`pipelines.manifest.read_manifest` sees their ids differ and refuses both until merge is
+rerun. The same path for ``--train`` and ``--val`` is refused.
 """
 
 from __future__ import annotations
@@ -17,13 +23,15 @@ from pathlib import Path
 
 import click
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .common.files import file_sha256, open_regular
+from .common.locks import output_locks
 from .manifest import COLUMNS, read_manifest, write_manifest
+from .validate import MERGE_ID, MERGE_PARTNER, REQUIRED
 
 log = logging.getLogger(__name__)
-
-REQUIRED = ("key", "degradation", "split", "shard", "status")
 
 
 @dataclass
@@ -49,11 +57,41 @@ class MergeReport:
 
 
 def _is_manifest(path: Path) -> bool:
+    """A Parquet file with the manifest columns (False for e.g. ``captions.parquet``); a file that
+    is not Parquet at all is read (and refused) by the validator."""
     try:
-        names = set(pq.read_schema(path).names)
-    except Exception:
-        return False
+        with open_regular(path) as handle:
+            names = set(pq.read_schema(handle).names)
+    except (OSError, pa.ArrowException, ValueError):
+        return True
     return all(name in names for name in REQUIRED)
+
+
+def _merge_id(paths: Sequence[Path], options: object) -> str:
+    """Deterministic id of one merge: the inputs' contents and the options."""
+    digest = hashlib.sha256(repr(options).encode("utf-8"))
+    for path in paths:
+        digest.update(file_sha256(path).encode("ascii"))
+    return digest.hexdigest()[:32]
+
+
+def _commit(parts: Sequence[tuple[pd.DataFrame, Path]], merge_id: str) -> None:
+    """Write every output to a temporary file, then rename them all (see the module docstring)."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for frame, out in parts:
+            partners = [other for _, other in parts if other != out]
+            meta = {MERGE_ID: merge_id.encode("ascii")}
+            if partners:
+                meta[MERGE_PARTNER] = os.path.relpath(partners[0], out.parent).encode("utf-8")
+            tmp = out.with_name(f".{out.name}.merge-{os.getpid()}.tmp")
+            write_manifest(frame, tmp, metadata=meta)
+            staged.append((tmp, out))
+        for tmp, out in staged:
+            os.replace(tmp, out)
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
 
 
 def _rank(key: str) -> str:
@@ -78,9 +116,16 @@ def merge(
     val: str | os.PathLike | None = "manifests/val.parquet",
     balance_counts: bool = False,
 ) -> MergeReport:
+    if val is not None and Path(train).resolve() == Path(val).resolve():
+        raise ValueError(f"--train and --val are the same file ({train}); give two paths")
+    with output_locks({Path(p).parent: 0 for p in (train, val) if p is not None}):
+        return _merge(inputs, Path(train), None if val is None else Path(val), balance_counts)
+
+
+def _merge(inputs: Sequence[str | os.PathLike], train: Path, val: Path | None, balance_counts: bool) -> MergeReport:
     report = MergeReport()
-    outputs = {Path(p).resolve() for p in (train, val) if p is not None}
-    frames = []
+    outputs = {p.resolve() for p in (train, val) if p is not None}
+    frames, used = [], []
     for raw in inputs:
         path = Path(raw)
         if path.resolve() in outputs:
@@ -91,6 +136,7 @@ def merge(
             continue
         frames.append(read_manifest(path, status=None))
         report.inputs.append(str(path))
+        used.append(path)
     if not frames:
         raise ValueError("no sample manifests to merge")
     frame = pd.concat(frames, ignore_index=True)
@@ -98,11 +144,12 @@ def merge(
     before = len(frame)
     frame = frame.drop_duplicates("key", keep="first")
     report.dropped_duplicates = before - len(frame)
-    targets = [("train", Path(train))] + ([("val", Path(val))] if val is not None else [])
+    targets = [("train", train)] + ([("val", val)] if val is not None else [])
     unassigned = frame[~frame["split"].isin([name for name, _ in targets])]
     if len(unassigned):
         report.skipped.append(f"{len(unassigned)} row(s) of split(s) {sorted(set(unassigned['split'].astype(str)))} "
                               "without an output")
+    parts = []
     for split, out in targets:
         part = frame[frame["split"] == split]
         if balance_counts:
@@ -110,12 +157,14 @@ def merge(
             report.dropped_by_balance += dropped
         part = part.copy()
         base = out.resolve().parent
-        part["shard"] = [Path(os.path.relpath(p, base)).as_posix() if isinstance(p, str) else None
-                         for p in part["shard_path"]]
-        write_manifest(part[list(COLUMNS)], out)
+        relative = {p: Path(os.path.relpath(p, base)).as_posix() for p in part["shard_path"].dropna().unique()}
+        part["shard"] = part["shard_path"].map(relative).astype(object)
+        part["shard"] = part["shard"].where(part["shard"].notna(), None)
+        parts.append((part[list(COLUMNS)], out))
         ok = part[part["status"] == "ok"]
         report.counts[str(out)] = {str(k): int(v) for k, v in ok.groupby("degradation").size().items()}
         report.rows[str(out)] = len(part)
+    _commit(parts, _merge_id(used, (balance_counts, [out.name for _, out in targets])))
     return report
 
 
@@ -127,8 +176,5 @@ def merge(
               help="Equalise ok samples per degradation within each split (deterministic subset).")
 def command(manifests: tuple[str, ...], train: str, val: str, balance_counts: bool) -> None:
     """Combine task/part manifests into train and val manifests."""
-    try:
-        report = merge(manifests, train=train, val=val, balance_counts=balance_counts)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    report = merge(manifests, train=train, val=val, balance_counts=balance_counts)
     click.echo(report.format())

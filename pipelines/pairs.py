@@ -9,7 +9,6 @@ around.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import degradations
 
-from .sources import IMAGE_EXTENSIONS, Source, hash_source, source_id
+from .sources import NO_EXTENSION, Source, hash_source, skipped_note, source_id, walk_images
 
 SPLITS = ("train", "val")
 Found = tuple[str, str, str, Path, Path | None]  # (task, split, lq source, lq path, gt path or None)
@@ -33,23 +32,26 @@ class Pair:
     problem: str | None = None  # set when the pair cannot be made (e.g. no GT file)
 
 
-def _image_files(folder: Path) -> dict[str, Path]:
-    """Relative posix path -> file, for image files under ``folder`` (recursive, no hidden files)."""
-    out = {}
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                full = Path(root) / name
-                out[full.relative_to(folder).as_posix()] = full
-    return out
+def _image_files(folder: Path, boundary: Path, follow_symlinks: bool, skipped: Counter) -> dict[str, Path]:
+    """Relative posix path -> file, for the regular image files under ``folder`` (see
+    :func:`pipelines.sources.walk_images`: hidden files, special files and symlinks leaving
+    ``boundary`` are skipped and counted)."""
+    return {Path(rel).as_posix(): Path(full)
+            for rel, full in walk_images(folder, boundary, follow_symlinks=follow_symlinks, skipped=skipped)}
 
 
-def pair_folders(task: str, split: str, lq_dir: Path, gt_dir: Path, pair_by: str,
-                 notes: list[str]) -> list[tuple[str, Path, Path | None]]:
-    """``(lq source, lq path, gt path or None)`` for every LQ file; unpaired GT files are noted."""
-    lq_files, gt_files = _image_files(lq_dir), _image_files(gt_dir)
+def pair_folders(task: str, split: str, lq_dir: Path, gt_dir: Path, pair_by: str, notes: list[str],
+                 follow_symlinks: bool = False, boundary: Path | None = None) -> list[tuple[str, Path, Path | None]]:
+    """``(lq source, lq path, gt path or None)`` for every LQ file; unpaired GT files are noted, and
+    so are the files skipped (symlinks may not leave ``boundary``, default: each folder itself)."""
     label = f"{task} ({split})"
+    skipped: Counter = Counter()
+    lq_files = _image_files(lq_dir, boundary or lq_dir, follow_symlinks, skipped)
+    gt_files = _image_files(gt_dir, boundary or gt_dir, follow_symlinks, skipped)
+    skipped.pop(NO_EXTENSION, None)  # as before: files of other kinds beside the images are not news
+    note = skipped_note(skipped, label)
+    if note:
+        notes.append(note)
     if pair_by == "sorted":
         notes.append(f"{label}: pairing by sorted file order (--pair-by sorted); check that the lists line up")
         lq_list, gt_list = sorted(lq_files), sorted(gt_files)
@@ -79,7 +81,7 @@ def pair_folders(task: str, split: str, lq_dir: Path, gt_dir: Path, pair_by: str
     return out
 
 
-def list_daclip_tree(root: Path, pair_by: str, notes: list[str]) -> list[Found]:
+def list_daclip_tree(root: Path, pair_by: str, notes: list[str], follow_symlinks: bool = False) -> list[Found]:
     """``(task, split, lq source, lq path, gt path)`` for DA-CLIP's ``<split>/<type>/{LQ,GT}`` layout."""
     if not root.is_dir():
         raise FileNotFoundError(f"--root is not a folder: {root}")
@@ -99,7 +101,8 @@ def list_daclip_tree(root: Path, pair_by: str, notes: list[str]) -> list[Found]:
             if not lq_dir.is_dir() or not gt_dir.is_dir():
                 notes.append(f"{type_dir}: needs both LQ/ and GT/ folders; skipped")
                 continue
-            for lq_source, lq_path, gt_path in pair_folders(task, split_dir.name, lq_dir, gt_dir, pair_by, notes):
+            for lq_source, lq_path, gt_path in pair_folders(task, split_dir.name, lq_dir, gt_dir, pair_by, notes,
+                                                            follow_symlinks, boundary=root):
                 found.append((task, split_dir.name, lq_source, lq_path, gt_path))
     if not found:
         raise FileNotFoundError(f"no <split>/<type>/LQ|GT image pairs under {root}")

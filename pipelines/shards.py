@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from .common.files import write_json_atomic
+from .common.files import read_regular, write_json_atomic
 from .job import ShardJob, ShardStats
 from .manifest import SIZES_FILE, STATS_SUFFIX, shard_stem_pattern
 from .writers import stats_path, temp_files
@@ -24,9 +24,10 @@ class ConfigMismatch(RuntimeError):
 
 def read_stats(folder: Path, stem: str) -> ShardStats | None:
     try:
-        return json.loads(stats_path(folder, stem).read_text(encoding="utf-8"))
+        stats = json.loads(read_regular(stats_path(folder, stem)).decode("utf-8"))
     except (OSError, ValueError):
         return None
+    return stats if isinstance(stats, dict) else None
 
 
 def shard_done(job: ShardJob, task: str) -> ShardStats | None:

@@ -12,11 +12,15 @@ import glob
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Iterable
+import stat
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
+
+from .common.files import file_sha256, open_regular, read_regular
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +28,13 @@ IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pbm",
      ".pnm"}
 )
+HIDDEN, SYMLINK, SPECIAL, NO_EXTENSION = "hidden", "symlink", "special", "extension"
+SKIP_REASONS = {
+    HIDDEN: "hidden file(s)/folder(s)",
+    SYMLINK: "symlink(s) leaving the input folder (--follow-symlinks follows them)",
+    SPECIAL: "special file(s) (FIFO, device, socket or broken link)",
+    NO_EXTENSION: "file(s) without an image extension",
+}
 LIST_EXTENSIONS = frozenset({".txt", ".lst", ".list"})
 # colour photographs shipped inside scikit-image (no download needed)
 BUNDLED_PHOTOS = (
@@ -84,9 +95,11 @@ def bundled_photos() -> list[Source]:
     return out
 
 
-def list_sources(spec: str | os.PathLike | None) -> list[Source]:
-    """List inputs: a folder (recursive, image extensions), a glob, a text file of paths (one per
-    line, relative to the list file), a Parquet file with a ``path`` column, or one image file.
+def list_sources(spec: str | os.PathLike | None, follow_symlinks: bool = False,
+                 skipped: Counter | None = None) -> list[Source]:
+    """List inputs: a folder (recursive, image extensions; see :func:`walk_images` for what is
+    skipped and counted in ``skipped``), a glob, a text file of paths (one per line, relative to
+    the list file), a Parquet file with a ``path`` column, or one image file.
     ``None`` gives the bundled scikit-image photos."""
     if spec is None:
         sources = bundled_photos()
@@ -95,7 +108,7 @@ def list_sources(spec: str | os.PathLike | None) -> list[Source]:
     text = str(spec)
     path = Path(text)
     if path.is_dir():
-        return _list_folder(path, text)
+        return _list_folder(path, text, follow_symlinks, Counter() if skipped is None else skipped)
     if any(ch in text for ch in "*?[") and not path.exists():
         matches = sorted(p for p in glob.glob(text, recursive=True) if os.path.isfile(p))
         if not matches:
@@ -111,24 +124,68 @@ def list_sources(spec: str | os.PathLike | None) -> list[Source]:
     return [Source(source=text, path=text)]
 
 
-def _list_folder(folder: Path, given: str) -> list[Source]:
-    out, skipped = [], 0
-    for root, dirs, files in os.walk(folder):
+def _list_folder(folder: Path, given: str, follow_symlinks: bool, skipped: Counter) -> list[Source]:
+    out = [Source(source=os.path.join(given, rel), path=full)
+           for rel, full in walk_images(folder, follow_symlinks=follow_symlinks, skipped=skipped)]
+    if skipped[NO_EXTENSION]:
+        log.info("skipped %d file(s) without an image extension under %s", skipped[NO_EXTENSION], given)
+    if not out:
+        raise FileNotFoundError(f"no image files under --input folder {given}")
+    return out
+
+
+def _inside(path: str, boundary: str) -> bool:
+    return path == boundary or path.startswith(boundary.rstrip(os.sep) + os.sep)
+
+
+def walk_images(folder: str | os.PathLike, boundary: str | os.PathLike | None = None, follow_symlinks: bool = False,
+                skipped: Counter | None = None) -> Iterator[tuple[str, str]]:
+    """``(path relative to folder, path)`` of the image files under ``folder``, in sorted order.
+
+    Only regular files are listed (FIFOs, devices and sockets are skipped without being opened);
+    hidden files and folders are skipped; symlinks that resolve outside ``boundary`` (default:
+    ``folder``) are skipped unless ``follow_symlinks``, which also walks symlinked folders (each
+    real folder once). What is skipped is counted in ``skipped`` under :data:`SKIP_REASONS`.
+    """
+    skipped = Counter() if skipped is None else skipped
+    limit = os.path.realpath(boundary if boundary is not None else folder)
+    seen: set[str] = set()
+    for root, dirs, files in os.walk(folder, followlinks=follow_symlinks):
+        real_root = os.path.realpath(root)
+        if real_root in seen:
+            dirs[:] = []
+            continue
+        seen.add(real_root)
+        skipped[HIDDEN] += sum(1 for name in dirs + files if name.startswith("."))
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if not follow_symlinks:
+            skipped[SYMLINK] += sum(1 for d in dirs if os.path.islink(os.path.join(root, d))
+                                    and not _inside(os.path.realpath(os.path.join(root, d)), limit))
         for name in sorted(files):
             if name.startswith("."):
                 continue
             full = os.path.join(root, name)
-            if Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                rel = os.path.relpath(full, folder)
-                out.append(Source(source=os.path.join(given, rel), path=full))
-            else:
-                skipped += 1
-    if skipped:
-        log.info("skipped %d file(s) without an image extension under %s", skipped, given)
-    if not out:
-        raise FileNotFoundError(f"no image files under --input folder {given}")
-    return out
+            if Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
+                skipped[NO_EXTENSION] += 1
+                continue
+            real = os.path.realpath(full) if os.path.islink(full) else os.path.join(real_root, name)
+            if not follow_symlinks and not _inside(real, limit):
+                skipped[SYMLINK] += 1
+                continue
+            try:
+                regular = stat.S_ISREG(os.stat(full).st_mode)
+            except OSError:
+                regular = False
+            if not regular:
+                skipped[SPECIAL] += 1
+                continue
+            yield os.path.relpath(full, folder), full
+
+
+def skipped_note(skipped: Counter, where: str) -> str | None:
+    """One summary line for what :func:`walk_images` skipped (hidden files included), or None."""
+    parts = [f"{skipped[reason]} {text}" for reason, text in SKIP_REASONS.items() if skipped[reason]]
+    return f"skipped under {where}: " + ", ".join(parts) if parts else None
 
 
 def _resolve(entry: str, base: Path) -> str:
@@ -137,7 +194,7 @@ def _resolve(entry: str, base: Path) -> str:
 
 def _list_text(path: Path) -> list[Source]:
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in read_regular(path).decode("utf-8").splitlines():
         entry = line.strip()
         if entry and not entry.startswith("#"):
             out.append(Source(source=entry, path=_resolve(entry, path.parent)))
@@ -147,21 +204,14 @@ def _list_text(path: Path) -> list[Source]:
 
 
 def _list_parquet(path: Path) -> list[Source]:
-    table = pq.read_table(path)
+    with open_regular(path) as handle:
+        table = pq.read_table(handle)
     if "path" not in table.column_names:
         raise ValueError(f"--input Parquet needs a 'path' column; {path} has {table.column_names}")
     entries = [str(p) for p in table.column("path").to_pylist() if p]
     if not entries:
         raise ValueError(f"--input Parquet has no paths: {path}")
     return [Source(source=e, path=_resolve(e, path.parent)) for e in entries]
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def hash_source(src: Source) -> Source:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -24,7 +25,7 @@ import degradations
 
 from . import sources
 from .build import BuildOptions, BuildPlan, BuildReport, build, format_summary
-from .build_cli import ProgressBars, build_options, invocation, run_command
+from .build_cli import FOLLOW_SYMLINKS, ProgressBars, build_options, invocation, run_command
 from .common import images
 from .distribute import resolve_part
 from .job import Progress
@@ -57,13 +58,18 @@ def parse_tasks(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def plan_synthesis(config: SynthConfig, input: str | os.PathLike | None, out: str, plan: sources.Plan) -> BuildPlan:
-    """One job per source group; run-record fields and summary lines of the listing."""
+def plan_synthesis(config: SynthConfig, input: str | os.PathLike | None, out: str, plan: sources.Plan,
+                   skipped: Counter | None = None) -> BuildPlan:
+    """One job per source group; run-record fields and summary lines of the listing (``skipped``:
+    what the folder listing skipped, see :func:`pipelines.sources.walk_images`)."""
     for dup in plan.duplicates:
         log.info("duplicate input %s (same bytes as %s): processed once", dup.source, dup.duplicate_of)
     notes = ["input: bundled scikit-image photos (no --input given)"] if input is None else []
     notes.append(f"inputs: {plan.n_listed} listed, {len(plan.sources)} unique"
                  + (f", {len(plan.duplicates)} exact duplicate(s) processed once" if plan.duplicates else ""))
+    note = sources.skipped_note(skipped or Counter(), "--input")
+    if note:
+        notes.append(note)
     details = [f"  duplicate: {dup.source} == {dup.duplicate_of}" for dup in plan.duplicates[:5]]
     if len(plan.duplicates) > 5:
         details.append(f"  ... {len(plan.duplicates) - 5} more duplicates (see the manifest .json)")
@@ -106,16 +112,18 @@ def synthesize(
     on_progress: Progress | None = None,
     on_plan: Callable[[int, int], None] | None = None,
     on_listed: Progress | None = None,
+    follow_symlinks: bool = False,
 ) -> SynthReport:
     """Build (or resume) the dataset; returns counts for the summary. See the module docstring."""
     start = time.perf_counter()
-    listed = sources.list_sources(input)
+    skipped: Counter = Counter()
+    listed = sources.list_sources(input, follow_symlinks=follow_symlinks, skipped=skipped)
     if on_listed:
         on_listed(len(listed))
     plan = sources.build_plan(sources.hash_sources(listed, on_hash_progress), config.shard_size, config.variants)
     options = BuildOptions(out=Path(out), manifests=Path(manifests), workers=workers, part=part,
                            overwrite=overwrite, command=command)
-    report = build(plan_synthesis(config, input, str(out), plan), options, on_plan=on_plan,
+    report = build(plan_synthesis(config, input, str(out), plan, skipped), options, on_plan=on_plan,
                    on_progress=on_progress, started=start)
     return SynthReport(**{f.name: getattr(report, f.name) for f in fields(report)},
                        duplicates=list(plan.duplicates), n_listed=plan.n_listed, n_sources=len(plan.sources),
@@ -144,8 +152,9 @@ def synthesize(
               help="Fraction of clean images (by HQ hash) that go to the val split.")
 @click.option("--max-pixels", default=images.DEFAULT_MAX_PIXELS, show_default=True, type=click.IntRange(min=1),
               help="Inputs with more pixels are recorded as errors (decompression-bomb guard).")
+@FOLLOW_SYMLINKS
 def command(tasks, input_, out, manifests, variants, severity, seed, workers, shard_size, image_format,
-            max_side, crop, val_fraction, max_pixels, overwrite, part) -> None:
+            max_side, crop, val_fraction, max_pixels, overwrite, part, follow_symlinks) -> None:
     """Degrade clean photos into WebDataset shards with Parquet manifests."""
     try:
         config = SynthConfig(tasks=parse_tasks(tasks), variants=variants, severity=severity, seed=seed,
@@ -157,7 +166,8 @@ def command(tasks, input_, out, manifests, variants, severity, seed, workers, sh
     run_command(lambda bars: synthesize(config, input=input_, out=out, manifests=manifests, workers=workers,
                                         part=part_tuple, overwrite=overwrite, command=invocation(),
                                         on_hash_progress=bars.hashed, on_progress=bars.progress,
-                                        on_plan=bars.planned, on_listed=bars.listed),
+                                        on_plan=bars.planned, on_listed=bars.listed,
+                                        follow_symlinks=follow_symlinks),
                 ProgressBars("synthesizing ({shards} shard groups)", "img"))
 
 

@@ -1,6 +1,8 @@
 """``make-dataset verify``: re-read every shard a manifest points to and check it against the manifest.
 
-Checks per shard: the tar exists, reads to the end, and has the size and sha256 recorded in its
+Checks per shard: the tar exists, reads to the end through the safe tar reader (sparse, special
+or oversized members are problems; members are hashed in chunks, never held whole), its image
+members' headers are within ``--max-pixels``, and it has the size and sha256 recorded in its
 ``_stats.json``; its sample count equals the ``ok`` rows of the shard's own Parquet. Per manifest
 row: every member listed in ``members`` is in the tar, the HQ and LQ members hash to
 ``hq_sha256`` / ``lq_sha256``, and the ``.json`` member names the same key and HQ hash.
@@ -9,7 +11,6 @@ Any problem makes the command exit non-zero.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tarfile
 from collections.abc import Callable
@@ -18,11 +19,17 @@ from pathlib import Path
 
 import click
 import pandas as pd
-import pyarrow.parquet as pq
+import pyarrow as pa
 
-from .manifest import STATS_SUFFIX, read_manifest
+from .common.files import file_sha256, read_regular
+from .common.images import DEFAULT_MAX_PIXELS, ImageError, check_pixels
+from .common.tars import DEFAULT_MAX_MEMBER_BYTES, iter_digests
+from .manifest import STATS_SUFFIX, read_manifest, read_table
+from .validate import ManifestError
 
 MAX_LISTED = 30
+HEAD_BYTES = 1 << 20  # kept of each member: all of a json member, the header of an image
+IMAGE_SUFFIXES = frozenset({"png", "webp", "jpg", "jpeg"})
 
 
 @dataclass
@@ -49,33 +56,37 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def read_tar_members(path: Path) -> tuple[dict[str, dict[str, bytes | str]], str | None]:
-    """``key -> {suffix: sha256 hex}`` (and the raw ``json`` member), plus a read error if any."""
+def read_tar_members(path: Path, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                     max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES,
+                     ) -> tuple[dict[str, dict[str, bytes | str]], list[str], str | None]:
+    """``key -> {suffix: sha256 hex}`` (and the raw ``json`` member), the image members whose header
+    is unreadable or over ``max_pixels``, and a read error if any. Members are hashed in chunks
+    through the safe tar reader: memory stays at about one chunk whatever the shard holds."""
     samples: dict[str, dict[str, bytes | str]] = {}
+    bad_images: list[str] = []
     try:
-        with tarfile.open(path, mode="r|") as tar:
-            for info in tar:
-                if not info.isfile():
-                    continue
-                fh = tar.extractfile(info)
-                data = fh.read() if fh is not None else b""
-                if len(data) != info.size:
-                    raise tarfile.ReadError(f"member {info.name} is cut short")
-                name = info.name.rsplit("/", 1)[-1]
-                key, _, suffix = name.partition(".")
-                entry = samples.setdefault(key, {})
-                entry[suffix] = hashlib.sha256(data).hexdigest()
-                if suffix == "json":
-                    entry["__json__"] = data
+        for member in iter_digests(path, max_member_bytes, head_bytes=HEAD_BYTES):
+            key, _, suffix = member.name.rsplit("/", 1)[-1].partition(".")
+            entry = samples.setdefault(key, {})
+            entry[suffix] = member.sha256
+            if suffix == "json":
+                entry["__json__"] = member.head if member.size <= HEAD_BYTES else b"{}"
+            elif suffix.rsplit(".", 1)[-1] in IMAGE_SUFFIXES:
+                try:
+                    check_pixels(member.head, max_pixels)
+                except ImageError as exc:
+                    bad_images.append(f"{member.name}: {exc}")
     except (tarfile.TarError, OSError, EOFError) as exc:
-        return samples, f"{type(exc).__name__}: {exc}"
-    return samples, None
+        return samples, bad_images, f"{type(exc).__name__}: {exc}"
+    return samples, bad_images, None
 
 
 def _check_stats(tar: Path, label: str, problems: list[str]) -> None:
     stats_file = tar.with_name(tar.name[: -len(".tar")] + STATS_SUFFIX)
     try:
-        stats = json.loads(stats_file.read_text(encoding="utf-8"))
+        stats = json.loads(read_regular(stats_file).decode("utf-8"))
+        if not isinstance(stats, dict):
+            raise ValueError("not a JSON object")
     except (OSError, ValueError):
         problems.append(f"{label}: no readable {stats_file.name} (shard never completed?)")
         return
@@ -83,7 +94,11 @@ def _check_stats(tar: Path, label: str, problems: list[str]) -> None:
     if "tar_bytes" in stats and stats["tar_bytes"] != size:
         problems.append(f"{label}: size {size} bytes, but {stats_file.name} records {stats['tar_bytes']}")
     if "tar_sha256" in stats:
-        digest = hashlib.sha256(tar.read_bytes()).hexdigest()
+        try:
+            digest = file_sha256(tar)
+        except OSError as exc:
+            problems.append(f"{label}: cannot read the tar ({exc})")
+            return
         if digest != stats["tar_sha256"]:
             problems.append(f"{label}: sha256 differs from the one recorded in {stats_file.name}")
 
@@ -93,7 +108,11 @@ def _check_counts(tar: Path, label: str, samples: dict, problems: list[str]) -> 
     if not parquet.is_file():
         problems.append(f"{label}: shard Parquet {parquet.name} is missing")
         return
-    shard_rows = pq.read_table(parquet, columns=["key", "status"]).to_pandas()
+    try:
+        shard_rows = read_table(parquet, columns=["key", "status"]).to_pandas()
+    except (ManifestError, pa.ArrowException) as exc:
+        problems.append(f"{label}: shard Parquet {parquet.name} is unreadable ({exc})")
+        return
     expected = set(shard_rows.loc[shard_rows["status"] == "ok", "key"])
     if len(samples) != len(expected):
         problems.append(f"{label}: {len(samples)} samples in the tar, {len(expected)} ok rows in {parquet.name}")
@@ -104,7 +123,7 @@ def _check_counts(tar: Path, label: str, samples: dict, problems: list[str]) -> 
 
 def _check_row(row: dict, samples: dict, label: str, problems: list[str]) -> None:
     key = row["key"]
-    members = json.loads(row["members"])
+    members = json.loads(row["members"])  # validated by read_manifest
     entry = samples.get(key)
     if entry is None:
         problems.append(f"{label}: sample {key} is missing")
@@ -120,16 +139,20 @@ def _check_row(row: dict, samples: dict, label: str, problems: list[str]) -> Non
     if raw is not None:
         try:
             meta = json.loads(raw)
-            if meta.get("key") != key or (row["hq_sha256"] and meta.get("hq_sha256") != row["hq_sha256"]):
+            if not isinstance(meta, dict) or meta.get("key") != key or (
+                    row["hq_sha256"] and meta.get("hq_sha256") != row["hq_sha256"]):
                 problems.append(f"{label}: {key}.json disagrees with the manifest (key or hq_sha256)")
         except ValueError:
             problems.append(f"{label}: {key}.json is not valid JSON")
 
 
-def verify_manifest(path: str | Path, on_progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Check every shard and stored sample of a manifest; problems are collected, not raised."""
+def verify_manifest(path: str | Path, on_progress: Callable[[int], None] | None = None,
+                    max_pixels: int | None = DEFAULT_MAX_PIXELS, frame: pd.DataFrame | None = None) -> VerifyReport:
+    """Check every shard and stored sample of a manifest; problems are collected, not raised
+    (a manifest that fails validation raises :class:`~pipelines.validate.ManifestError`).
+    ``frame``: the manifest already read with ``read_manifest(path, status=None)``."""
     report = VerifyReport(manifest=str(path))
-    frame = read_manifest(path, status=None)
+    frame = read_manifest(path, status=None) if frame is None else frame
     report.rows = len(frame)
     dup = frame["key"][frame["key"].duplicated()]
     if len(dup):
@@ -148,9 +171,10 @@ def verify_manifest(path: str | Path, on_progress: Callable[[int], None] | None 
                 on_progress(len(rows))
             continue
         _check_stats(tar, label, report.problems)
-        samples, error = read_tar_members(tar)
+        samples, bad_images, error = read_tar_members(tar, max_pixels)
         if error:
-            report.problems.append(f"{label}: unreadable or truncated tar ({error})")
+            report.problems.append(f"{label}: unreadable, truncated or unsafe tar ({error})")
+        report.problems.extend(f"{label}: {bad}" for bad in bad_images)
         _check_counts(tar, label, samples, report.problems)
         for row in rows.to_dict("records"):
             _check_row(row, samples, label, report.problems)
@@ -160,23 +184,21 @@ def verify_manifest(path: str | Path, on_progress: Callable[[int], None] | None 
     return report
 
 
-def _count_stored(path: str) -> int:
-    frame = pd.read_parquet(path, columns=["members", "status"])
-    return int((frame["members"].notna() & (frame["status"] == "ok")).sum())
-
-
 @click.command("verify")
 @click.option("--manifest", "manifests", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False),
               help="Manifest to check (repeatable).")
-def command(manifests: tuple[str, ...]) -> None:
+@click.option("--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, type=click.IntRange(min=1),
+              help="Image members with more pixels (read from their headers) are problems.")
+def command(manifests: tuple[str, ...], max_pixels: int) -> None:
     """Re-read every shard of a manifest and check member hashes and counts; non-zero exit on mismatch."""
     from tqdm import tqdm
 
     failed = False
     for path in manifests:
-        with tqdm(total=_count_stored(path), desc=f"verifying {Path(path).name}", unit="sample",
-                  dynamic_ncols=True) as bar:
-            report = verify_manifest(path, on_progress=bar.update)
+        frame = read_manifest(path, status=None)
+        stored = int((frame["members"].notna() & (frame["status"] == "ok")).sum())
+        with tqdm(total=stored, desc=f"verifying {Path(path).name}", unit="sample", dynamic_ncols=True) as bar:
+            report = verify_manifest(path, on_progress=bar.update, max_pixels=max_pixels, frame=frame)
         click.echo(report.format())
         failed |= not report.ok
     if failed:

@@ -19,6 +19,7 @@ import numpy as np
 import degradations
 
 from .common import images
+from .common.files import read_regular
 from .job import Progress, ShardStats
 from .manifest import (
     SCHEMA_VERSION,
@@ -135,7 +136,7 @@ def prepare_hq(src: Source, cfg: SynthConfig) -> HQ | str:
     if src.error:
         return src.error
     try:
-        data = Path(src.path).read_bytes()
+        data = read_regular(src.path)
     except OSError as exc:
         return f"cannot read file: {exc.strerror or exc}"
     if sha256_hex(data) != src.sha256:
@@ -146,7 +147,7 @@ def prepare_hq(src: Source, cfg: SynthConfig) -> HQ | str:
         arr = images.bound_size(arr, cfg.max_side, cfg.crop)
         hq_bytes = images.encode_image(arr, cfg.image_format)
         if cfg.image_format in images.LOSSY_FORMATS:  # degrade exactly what the HQ member holds
-            arr = images.decode_rgb(hq_bytes)
+            arr = images.decode_rgb(hq_bytes, max_pixels=cfg.max_pixels)
     except images.ImageError as exc:
         return str(exc)
     except Exception as exc:  # an unexpected decoder failure is still a recorded row

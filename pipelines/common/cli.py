@@ -1,9 +1,21 @@
-"""Click helpers shared by the console scripts (``make-dataset``, ``daclip``)."""
+"""Click helpers shared by the console scripts (``make-dataset``, ``daclip``, ``train-daclip``,
+``train-restore``): one log format, lazily imported subcommands, and one error boundary.
+
+The error boundary turns an expected failure (:func:`expected_errors`: bad files, unreadable
+shards or manifests, full disks, images over the pixel limit ...) into one line on stderr and
+exit code 1; ``-v``/``--verbose`` prints the traceback instead. Anything else is a bug and keeps
+its traceback.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
 import logging
+import tarfile
+import traceback
+from collections.abc import Iterator
 
 import click
 
@@ -36,11 +48,70 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module_name), attr)
 
 
-def console_group(doc: str, subcommands: dict[str, str]) -> click.Group:
-    """A console script's lazy group with the shared ``-v/--verbose`` flag (one log setup for all)."""
+@functools.cache
+def expected_errors() -> tuple[type[BaseException], ...]:
+    """What the boundary reports in one line: OS and tar errors, Arrow errors, ``ValueError``
+    (``ManifestError``, ``ImageError``, ``UnsafePathError`` and JSON errors among them),
+    ``EOFError`` and safetensors errors when safetensors is installed."""
+    import pyarrow
 
-    @click.group(cls=LazyGroup, lazy_subcommands=subcommands, help=doc)
-    @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+    errors: list[type[BaseException]] = [OSError, EOFError, tarfile.TarError, pyarrow.ArrowException, ValueError]
+    try:
+        from safetensors import SafetensorError
+
+        errors.append(SafetensorError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def one_line(error: BaseException) -> str:
+    """``Error: <message>`` on one line."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return f"Error: {text}"
+
+
+@contextlib.contextmanager
+def error_boundary(verbose: bool = False) -> Iterator[None]:
+    """Expected failures inside the block become one line on stderr and ``SystemExit(1)``;
+    with ``verbose`` the traceback is printed too."""
+    try:
+        yield
+    except expected_errors() as error:
+        if verbose:
+            traceback.print_exc()
+        click.echo(one_line(error), err=True)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        click.echo("Error: interrupted", err=True)
+        raise SystemExit(130) from None
+
+
+class _Guarded:
+    """Runs the command inside :func:`error_boundary`; its ``verbose`` parameter (``-v``) turns
+    tracebacks on."""
+
+    def invoke(self, ctx: click.Context):
+        with error_boundary(bool(ctx.params.get("verbose"))):
+            return super().invoke(ctx)  # type: ignore[misc]
+
+
+class GuardedGroup(_Guarded, LazyGroup):
+    """A :class:`LazyGroup` whose subcommands run inside :func:`error_boundary`."""
+
+
+class GuardedCommand(_Guarded, click.Command):
+    """A single command run inside :func:`error_boundary`: ``@click.command(cls=GuardedCommand)``
+    (it needs a ``-v/--verbose`` option for tracebacks)."""
+
+
+def console_group(doc: str, subcommands: dict[str, str], guarded: bool = False) -> click.Group:
+    """A console script's lazy group with the shared ``-v/--verbose`` flag (one log setup for all);
+    ``guarded``: its subcommands run inside :func:`error_boundary` (``-v`` also shows tracebacks)."""
+    help_text = "Log debug messages" + ("; show the traceback of an error." if guarded else ".")
+
+    @click.group(cls=GuardedGroup if guarded else LazyGroup, lazy_subcommands=subcommands, help=doc)
+    @click.option("-v", "--verbose", is_flag=True, help=help_text)
     def group(verbose: bool) -> None:
         setup_logging(verbose)
 

@@ -24,6 +24,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from degradations import to_rgb8
 
+from .files import read_regular
+
 DEFAULT_MAX_PIXELS = 50_000_000  # ~7000x7000; larger inputs are recorded as errors, never decoded
 FORMATS = ("png", "webp", "jpg")
 LOSSY_FORMATS = frozenset({"jpg"})
@@ -105,7 +107,7 @@ def _read(source: str | os.PathLike | bytes) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     try:
-        return Path(source).read_bytes()
+        return read_regular(source)
     except OSError as exc:
         raise ImageError(f"cannot read file: {exc.strerror or exc}") from None
 
@@ -162,8 +164,34 @@ def save_image(arr: np.ndarray, path: str | os.PathLike) -> Path:
     return write_bytes_atomic(encode_image(arr, fmt), path)
 
 
-def decode_rgb(data: bytes) -> np.ndarray:
-    """Decode bytes written by :func:`encode_image` (fast path, no EXIF handling) to RGB uint8."""
+def image_size(data: bytes) -> tuple[int, int]:
+    """``(width, height)`` from the image header alone (PIL reads no pixel data for it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                return img.size
+        except Image.DecompressionBombError as exc:
+            raise ImageError(f"too many pixels (decompression bomb): {exc}") from None
+        except Exception as exc:  # PIL raises many types for unreadable headers
+            raise ImageError(f"cannot decode image: unreadable header ({type(exc).__name__}: {exc})") from None
+
+
+def check_pixels(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """``(width, height)`` from the header; :class:`ImageError` when over ``max_pixels`` (never decoded)."""
+    width, height = image_size(data)
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageError(f"too many pixels: {width}x{height} = {width * height} > --max-pixels {max_pixels} "
+                         "(possible decompression bomb)")
+    return width, height
+
+
+def decode_rgb(data: bytes, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode bytes written by :func:`encode_image` (fast path, no EXIF handling) to RGB uint8.
+
+    The guarded decoder for shard members: the pixel count is read from the header and checked
+    against ``max_pixels`` before anything is decoded."""
+    check_pixels(data, max_pixels)
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if arr is None:
         raise ImageError("cannot decode image bytes")

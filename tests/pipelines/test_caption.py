@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from pipelines.caption import (
 )
 from pipelines.cli import cli
 from pipelines.manifest import read_manifest
+from tests.pipelines.hostile import error_lines, pixel_bomb_png, rewrite_tar, run_measured
 from tests.pipelines.tiny_blip import build_tiny_blip
 
 TASKS = ("noisy", "jpeg-compressed")
@@ -318,3 +320,43 @@ def test_model_source_resolver(tmp_path, blip_dir):
     for missing in ("/no/such/blip", "./blip", f"local-dir:{tmp_path / 'nope'}"):
         with pytest.raises(ModelUnavailableError, match="does not exist"):
             resolve_source(missing)
+
+
+DECODE_ONE = """
+import json, sys
+import numpy as np
+from pipelines.captioner import ImageRef, ShardImages
+ref = ImageRef(*json.loads(sys.argv[1]))
+as_float = lambda images, return_tensors: {"pixel_values": [np.asarray(images[0], dtype=np.float32)]}  # as BLIP's
+_, pixels, error = ShardImages((ref,), as_float)[0]
+print(json.dumps({"error": error}))
+"""
+
+
+def test_pixel_bomb_member_is_an_error_row_with_bounded_memory(dataset, captioner):
+    ref = plan_images(list_manifests(dataset)).refs[0]
+    rewrite_tar(Path(ref.shard_path), replace={ref.member: pixel_bomb_png(12_000, 12_000)})
+    ref = next(r for r in plan_images(list_manifests(dataset)).refs if r.hq_sha256 == ref.hq_sha256)
+    # what each DataLoader worker of the caption command does with the member, in a fresh process
+    args = json.dumps([ref.hq_sha256, ref.shard_path, ref.member, ref.offset, ref.size])
+    run = run_measured([sys.executable, "-c", DECODE_ONE, args], timeout=60)
+    decoded = {**json.loads(run["stdout"]), "rss_mb": run["rss_mb"]}
+    assert "too many pixels: 12000x12000" in decoded["error"]
+    assert decoded["rss_mb"] < 400, decoded  # decoding it would take over 2 GB (RGB, then float32)
+    report = caption_manifests(dataset, CaptionConfig(batch_size=8, workers=0), captioner=captioner)
+    assert report.errors == 1 and report.captioned == 3
+    assert "too many pixels" in load_captions(dataset).set_index("hq_sha256").loc[ref.hq_sha256, "error"]
+
+
+def test_broken_shard_and_unwritable_store_are_one_line(dataset, captioner, monkeypatch):
+    monkeypatch.setattr(Captioner, "load", classmethod(lambda cls, *a, **k: captioner))
+    (dataset / "captions.parquet").mkdir()  # the store cannot be written: an OSError
+    result = CliRunner().invoke(cli, ["caption", "--manifests", str(dataset), "--workers", "0"])
+    lines = error_lines(result.stderr)
+    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: [Errno"), result.output
+    (dataset / "captions.parquet").rmdir()
+    shard = Path(plan_images(list_manifests(dataset)).refs[0].shard_path)
+    shard.write_bytes(b"not a tar" * 100)  # TarError
+    result = CliRunner().invoke(cli, ["caption", "--manifests", str(dataset), "--workers", "0"])
+    lines = error_lines(result.stderr)
+    assert result.exit_code == 1 and len(lines) == 1 and "invalid header" in lines[0], result.output

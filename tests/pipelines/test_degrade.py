@@ -37,3 +37,11 @@ def test_degrade_chains_tasks_and_reports_bad_names(tmp_path, astronaut):
     assert [s["name"] for s in params["steps"]] == ["motion-blurry", "noisy", "jpeg-compressed"]
     bad = CliRunner().invoke(cli, ["degrade", str(src), "--task", "foggy", "-o", str(tmp_path / "x.png")])
     assert bad.exit_code != 0 and "valid names" in bad.output and "Traceback" not in bad.output
+
+
+def test_unwritable_output_is_one_line(tmp_path, astronaut):
+    (tmp_path / "file").write_text("a file, not a folder")
+    result = CliRunner().invoke(cli, ["degrade", "--task", "noise", "-o", str(tmp_path / "file/lq.png")])
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: [Errno"), result.output
+    assert "Traceback" not in result.output

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import cli
 from pipelines.manifest import COLUMNS, read_manifest
 from pipelines.merge import merge
 from pipelines.synthesize import synthesize
+from pipelines.validate import ManifestError
 from pipelines.verify import verify_manifest
+from tests.pipelines.hostile import error_lines
 from tests.pipelines.small_dataset import TASKS, config
 
 
@@ -75,3 +81,49 @@ def test_parts_merged_equal_the_full_run(tmp_path, inputs, dataset):
         assert tar.read_bytes() == (root / "data" / tar.relative_to(dataset / "data")).read_bytes()
     sizes = json.loads((root / "data/noisy/sizes.json").read_text())
     assert len(sizes) == 6  # the last part to finish sees every committed shard
+
+
+def test_same_train_and_val_path_is_refused(dataset, tmp_path):
+    target = tmp_path / "x.parquet"
+    shutil.copy(dataset / "manifests/noisy.parquet", target)
+    before = target.read_bytes()
+    result = CliRunner().invoke(cli, ["merge", str(dataset / "manifests/noisy.parquet"), "--train", str(target),
+                                      "--val", str(tmp_path / "." / "x.parquet")])
+    assert result.exit_code == 1 and error_lines(result.stderr) == [
+        f"Error: --train and --val are the same file ({target}); give two paths"]
+    assert target.read_bytes() == before
+
+
+def test_train_and_val_are_committed_together(dataset, tmp_path, monkeypatch):
+    inputs = sorted((dataset / "manifests").glob("*.parquet"))
+    train, val = tmp_path / "train.parquet", tmp_path / "val.parquet"
+    merge(inputs, train=train, val=val)
+    renames = []
+    real_replace = os.replace
+
+    def killed_between_renames(src, dst):
+        if Path(dst) in (train, val):
+            renames.append(dst)
+            if len(renames) == 2:
+                raise KeyboardInterrupt  # as if the run were killed here
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", killed_between_renames)
+    with pytest.raises(KeyboardInterrupt):
+        merge(inputs[:1], train=train, val=val)  # another merge: new train, old val
+    monkeypatch.setattr(os, "replace", real_replace)
+    for path in (train, val):
+        with pytest.raises(ManifestError, match="comes from another merge run"):
+            read_manifest(path)
+    assert not list(tmp_path.glob(".*.tmp"))
+    merge(inputs[:1], train=train, val=val)
+    assert len(read_manifest(train)) and len(read_manifest(val))
+
+
+def test_unwritable_output_is_one_line(dataset, tmp_path):
+    (tmp_path / "file").write_text("a file, not a folder")
+    result = CliRunner().invoke(cli, ["merge", str(dataset / "manifests/noisy.parquet"),
+                                      "--train", str(tmp_path / "file/train.parquet"),
+                                      "--val", str(tmp_path / "file/val.parquet")])
+    lines = error_lines(result.stderr)
+    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: [Errno"), result.output

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import tarfile
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from pipelines.cli import cli
 from pipelines.verify import verify_manifest
+from tests.pipelines.hostile import pixel_bomb_png, regular_member, rewrite_tar, run_cli, sparse_member
 from tests.pipelines.small_dataset import fresh_copy
 
 
@@ -55,3 +57,24 @@ def test_verify_catches_a_truncated_shard(dataset, tmp_path):
     report = verify_manifest(root / "manifests/jpeg-compressed.parquet")
     text = report.format()
     assert not report.ok and "truncated" in text and "samples in the tar" in text
+
+
+def test_sparse_member_is_a_problem_with_bounded_memory(dataset, tmp_path):
+    root = fresh_copy(dataset, tmp_path)
+    rewrite_tar(root / "data/noisy/noisy-000001.tar", first=[sparse_member("bomb.lq.png", 3 * 2**30)])
+    run = run_cli(["verify", "--manifest", root / "manifests/noisy.parquet"])
+    assert run["rc"] == 1 and "is a sparse file" in run["stdout"] and "Traceback" not in run["stderr"], run
+    assert run["rss_mb"] < 600, run["rss_mb"]
+
+
+def test_members_are_hashed_in_chunks_and_pixel_bombs_reported(dataset, tmp_path):
+    root = fresh_copy(dataset, tmp_path)
+    shard = root / "data/noisy/noisy-000001.tar"
+    with tarfile.open(shard) as tar:
+        name = next(n for n in tar.getnames() if ".lq." in n)
+    rewrite_tar(shard, replace={name: pixel_bomb_png(12_000, 12_000)})
+    big = b"\x00" * (100 * 2**20)  # one large member: never held whole
+    rewrite_tar(root / "data/noisy/noisy-000002.tar", first=[regular_member("big.npy", big)])
+    run = run_cli(["verify", "--manifest", root / "manifests/noisy.parquet"])
+    assert run["rc"] == 1 and f"{name}: too many pixels: 12000x12000" in run["stdout"], run
+    assert "1 sample(s) not listed" in run["stdout"] and run["rss_mb"] < 250, run["rss_mb"]
