@@ -50,7 +50,8 @@ def _run_trainer(train: Any, config: Any, kwargs: dict[str, Any]) -> None:
     from pipelines.common.models import ModelUnavailableError
 
     try:
-        summary = train(config(**kwargs), settings_from_kwargs(kwargs))
+        settings = settings_from_kwargs(kwargs)  # pops the run flags; the rest is the trainer's config
+        summary = train(config(**kwargs), settings)
     except ModelUnavailableError as exn:
         raise click.ClickException(str(exn)) from None
     _finish(summary)

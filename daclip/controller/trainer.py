@@ -21,9 +21,9 @@ from typing import Any
 
 import torch
 
+from ..data.health import DataStreamError, stream_error
 from ..data.loaders import eval_loader, train_loader
 from ..data.segments import segmented_batches
-from ..data.health import DataStreamError, stream_error
 from ..data.shards import ShardIndex, check_index, load_index
 from ..runtime.loop import RunContext, run
 from ..runtime.schedule import warmup_cosine

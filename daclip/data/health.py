@@ -6,9 +6,10 @@ A resampled training stream that finds nothing usable would otherwise spin forev
 
 * :func:`check_shards` looks at the tar headers of (a bounded number of) the index's shards
   before training and fails at once when none of their manifest rows is there;
-* :class:`StreamHealth` counts every sample a stream reads (usable, bad, not in the manifest) and
-  every shard it opens; it raises :class:`DataStreamError` when a full pass over the shards gave
-  nothing usable, or when bad samples exceed ``max_bad_fraction`` (after ``min_samples``);
+* :class:`StreamHealth` counts every sample a stream reads (in the manifest or not, usable, bad)
+  and every shard it opens; it raises :class:`DataStreamError` when a full pass over the shards
+  found no sample the manifest lists, when the first ``min_samples`` samples were all unreadable,
+  or when bad samples exceed ``max_bad_fraction`` (after ``min_samples``);
 * :func:`worker_message` recovers the one-line message of an error raised in a loader worker.
 """
 
@@ -77,16 +78,17 @@ class StreamHealth:
     num_shards: int
     max_bad_fraction: float = DEFAULT_MAX_BAD_FRACTION
     min_samples: int = MIN_SAMPLES
-    counts: dict[str, int] = field(default_factory=lambda: {"usable": 0, "bad": 0, "unlisted": 0, "shards": 0})
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"listed": 0, "unlisted": 0, "usable": 0, "bad": 0, "shards": 0})
     last_error: str = ""
 
     def count(self, what: str) -> None:
         self.counts[what] += 1
 
     def opened_shard(self) -> None:
-        """Called as each shard is opened: after a full pass with nothing usable, stop."""
+        """Called as each shard is opened: after a full pass with no sample the manifest lists, stop."""
         self.counts["shards"] += 1
-        if self.counts["shards"] > self.num_shards and not self.counts["usable"]:
+        if self.counts["shards"] > self.num_shards and not self.counts["listed"]:
             raise DataStreamError(self._nothing_usable())
 
     def handler(self, error: BaseException) -> bool:
@@ -96,6 +98,8 @@ class StreamHealth:
         bad, seen = self.counts["bad"], self.counts["bad"] + self.counts["usable"]
         if bad <= 3 or bad % 100 == 0:
             log.warning("skipped a bad sample (%d of %d so far, pid %d): %s", bad, seen, os.getpid(), self.last_error)
+        if seen >= self.min_samples and not self.counts["usable"]:
+            raise DataStreamError(f"none of the first {seen} samples read could be used; last: {self.last_error}")
         if seen >= self.min_samples and bad > self.max_bad_fraction * seen:
             raise DataStreamError(f"{bad} of {seen} samples could not be read (over --max-bad-fraction "
                                   f"{self.max_bad_fraction:g}); last: {self.last_error}")
@@ -103,13 +107,11 @@ class StreamHealth:
 
     def _nothing_usable(self) -> str:
         c = self.counts
-        text = (f"no usable sample in a full pass over {self.num_shards} shard(s): {c['bad']} bad, "
-                f"{c['unlisted']} not in the manifest")
+        text = (f"no usable sample in a full pass over {self.num_shards} shard(s): none of the {c['unlisted']} "
+                f"samples read is in the manifest")
         if self.last_error:
-            text += f"; last error: {self.last_error}"
-        if c["unlisted"] and not c["bad"]:
-            text += f"; {STALE_HINT}"
-        return text
+            text += f" (last error: {self.last_error})"
+        return text + (f"; {STALE_HINT}" if c["unlisted"] else "")
 
 
 def stream_error(error: BaseException) -> Any:

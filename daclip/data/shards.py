@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import webdataset as wds
-from pipelines.common.tars import TarSamples
 
 from degradations import index_of
 from pipelines.common.images import DEFAULT_MAX_PIXELS, decode_rgb
+from pipelines.common.tars import TarSamples
 from pipelines.manifest import read_manifest
 
 from .health import DEFAULT_MAX_BAD_FRACTION, StreamHealth, check_shards
@@ -132,6 +132,20 @@ class CountShards:
             yield shard
 
 
+class CountListed:
+    """Stage: pass raw samples through, counting those the manifest lists (before any shuffle
+    buffer, so a stream whose shards hold none of the manifest's keys is caught after one pass)."""
+
+    def __init__(self, samples: dict[str, SampleInfo], health: StreamHealth):
+        self.samples = samples
+        self.health = health
+
+    def __call__(self, source: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for raw in source:
+            self.health.count("listed" if raw.get("__key__") in self.samples else "unlisted")
+            yield raw
+
+
 class JoinManifest:
     """Stage: drop samples the manifest does not list; attach caption and label to the image members.
 
@@ -149,7 +163,6 @@ class JoinManifest:
         for raw in source:
             info = self.samples.get(raw.get("__key__"))
             if info is None:
-                self.health.count("unlisted")
                 continue
             try:
                 sample = {
@@ -220,7 +233,7 @@ def sample_stream(
         stages: list[Any] = [wds.ResampledShards(urls, seed=seed, deterministic=True)]
     else:
         stages = [wds.SimpleShardList(urls), wds.split_by_node, wds.split_by_worker]
-    stages += [CountShards(health), TarSamples(handler=health.handler)]
+    stages += [CountShards(health), TarSamples(handler=health.handler), CountListed(index.samples, health)]
     # at this point we have an iterator over raw samples of the shards assigned to this worker
     if shuffle_buffer > 1:
         stages.append(wds.shuffle(shuffle_buffer, initial=min(shuffle_buffer, 64), seed=seed))

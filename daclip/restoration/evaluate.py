@@ -21,8 +21,7 @@ import numpy as np
 import torch
 
 from pipelines.common.devices import resolve_device
-from pipelines.common.files import safe_join
-from pipelines.common.files import write_text_atomic
+from pipelines.common.files import safe_join, write_text_atomic
 from pipelines.common.images import save_image
 
 from ..data.shards import sample_stream, split_by_degradation

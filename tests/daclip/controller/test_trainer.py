@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 RUN_FIELDS = {"out", "steps", "max_minutes", "save_every", "keep", "resume", "overwrite", "workers", "seed",
-              "threads", "device", "val", "stop_at", "mix"}
+              "threads", "device", "val", "stop_at", "mix", "max_bad_fraction", "max_pixels"}
 
 
 def _train(**kwargs):
@@ -137,10 +137,12 @@ def test_a_corrupt_sample_is_skipped_with_a_warning(daclip_data, tmp_path, caplo
     frame = frame[frame["shard"] == frame["shard"].iloc[0]].copy()
     frame["shard"] = str(shard)
     write_manifest(frame, tmp_path / "broken.parquet")
-    with pytest.warns(UserWarning, match="decode"):
+    with caplog.at_level(logging.WARNING, logger="daclip.data.health"):
         summary = _train(shards=(str(tmp_path / "broken.parquet"),), out=str(tmp_path / "run"), model="tiny",
                          pretrained="none", steps=2, batch_size=len(frame), lr=1e-3, warmup=1, workers=0,
-                         shuffle_buffer=0)
+                         shuffle_buffer=0, max_bad_fraction=0.5)
+    skipped = [r.getMessage() for r in caplog.records if "skipped a bad sample" in r.getMessage()]
+    assert skipped and "cannot decode image" in skipped[0]
     assert summary["final_step"] == 2
 
 
