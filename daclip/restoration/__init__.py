@@ -1,6 +1,6 @@
 """IR-SDE image restoration conditioned on DA-CLIP embeddings.
 
-- ``unet``: the conditional U-Net; ``sde``: the IR-SDE schedule, losses and samplers (no weights);
+- ``unet`` (+ ``unet_blocks``): the conditional U-Net; ``sde``: the IR-SDE schedule and losses; ``samplers``: its reverse samplers (no weights);
 - ``model``: the model factory (``restore_configs/*.json``), EMA, checkpoints, conditioning;
 - ``restore``: tiling + the sampling loop, and ``daclip restore``;
 - ``metrics``: PSNR/SSIM/LPIPS with the paper conventions;

@@ -25,7 +25,8 @@ from pipelines.common.devices import resolve_device
 from pipelines.common.images import load_image, save_image
 
 from .model import WEIGHTS, ImageEncoder, embed, load_encoder, load_restoration
-from .sde import IRSDE, SAMPLERS, make_sampler
+from .samplers import SAMPLERS, make_sampler
+from .sde import IRSDE
 from .unet import ConditionalUNet
 
 log = logging.getLogger(__name__)

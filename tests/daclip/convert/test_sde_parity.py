@@ -10,10 +10,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+import daclip.restoration.samplers as samplers_module
 from daclip.restoration import restore as restore_module
 from daclip.restoration import sde as sde_module
 from daclip.restoration.restore import SamplingConfig, restore_tensor
-from daclip.restoration.sde import IRSDE, SDEConfig, make_sampler
+from daclip.restoration.samplers import make_sampler
+from daclip.restoration.sde import IRSDE, SDEConfig
 
 from .conftest import TOL, load_io, rel_err
 
@@ -68,9 +70,15 @@ def test_schedule_arrays(sde, ref):
     })
 
 
+def _feed_noise(monkeypatch, draws) -> None:
+    """Recorded draws instead of fresh noise, wherever the SDE and its samplers draw."""
+    for module in (sde_module, samplers_module):
+        monkeypatch.setattr(module, "randn_like", draws)
+
+
 def test_every_step_function(sde, ref, monkeypatch):
     x0, xt, mu, noise, z = ref["x0"], ref["xt"], ref["mu"], ref["noise"], ref["z"]
-    monkeypatch.setattr(sde_module, "randn_like", lambda x, generator=None: z.clone())
+    _feed_noise(monkeypatch, lambda x, generator=None: z.clone())
     model = stand_in(sde, x0)
     posterior, em, ode = (make_sampler(name, sde) for name in ("posterior", "em", "ode"))
     ours: dict[str, list[torch.Tensor]] = {}
@@ -105,7 +113,7 @@ def test_every_step_function(sde, ref, monkeypatch):
 def test_full_trajectories(sde, ref, sampler, monkeypatch):
     """T steps from loop_xT with the recorded loop_z: every state of the reference's loop."""
     mu, x = ref["loop_mu"], ref["loop_xT"].clone()
-    monkeypatch.setattr(sde_module, "randn_like", Draws(ref["loop_z"]))
+    _feed_noise(monkeypatch, Draws(ref["loop_z"]))
     seen: list[int] = []
     model, steps = stand_in(sde, ref["loop_x0"], seen), make_sampler(sampler, sde)
     traj = []
@@ -132,7 +140,7 @@ def test_restore_tensor_is_the_reference_posterior_sampler(sde, ref, monkeypatch
     """``daclip restore``'s loop (no clamp: the converted models' recipe) from the same start and draws."""
     mu = ref["loop_mu"]
     start = (ref["loop_xT"] - mu) / sde.max_sigma
-    monkeypatch.setattr(sde_module, "randn_like", Draws([start, *ref["loop_z"]]))
+    _feed_noise(monkeypatch, Draws([start, *ref["loop_z"]]))
     model = stand_in(sde, ref["loop_x0"])
     out = restore_tensor(model, sde, mu, SamplingConfig(sampler=None, clip_x0=None).resolved(
         {"sampler": "posterior", "clip_x0": False}))

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from daclip.restoration.sde import IRSDE, EulerMaruyamaSampler, PosteriorSampler, SDEConfig, make_sampler
+from daclip.restoration.samplers import EulerMaruyamaSampler, PosteriorSampler, make_sampler
+from daclip.restoration.sde import IRSDE, SDEConfig
 from daclip.restoration.unet import ConditionalUNet, UNetConfig
 
 torch.set_num_threads(1)
