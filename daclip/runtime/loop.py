@@ -14,6 +14,7 @@ reads what an uninterrupted run reads after step s.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -25,6 +26,8 @@ from typing import Any, Protocol
 
 import torch
 from torch import nn
+
+from pipelines.common.locks import output_lock
 
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .collectives import any_rank, barrier, gather_objects
@@ -108,17 +111,21 @@ def _run(build: Callable[[RunContext], Task], settings: RunSettings, dist: Dist,
         set_cpu_threads(settings.threads, workers, dist.world)
     torch.manual_seed(settings.seed + dist.rank)
     folder = RunFolder(Path(settings.out))
-    folder.prepare(settings.resume, settings.overwrite, main=dist.main)
-    barrier(dist)
-    resumed = _load_resume(folder) if settings.resume else None
-    if settings.resume and resumed is None and dist.main:
-        log.info("--resume: no checkpoint under %s yet, starting from step 0", folder.root)
-    ctx = RunContext(settings, dist, device, workers, folder, resumed)
-    task = build(ctx)
-    try:
-        return _train(task, ctx)
-    finally:
-        task.close()
+    with contextlib.ExitStack() as held:
+        if dist.main:  # one run at a time per folder (the lock names the holder's pid); then clean up after dead ones
+            held.enter_context(output_lock(folder.root, clean_depth=0))
+            folder.remove_stale_checkpoints()
+        folder.prepare(settings.resume, settings.overwrite, main=dist.main)
+        barrier(dist)
+        resumed = _load_resume(folder) if settings.resume else None
+        if settings.resume and resumed is None and dist.main:
+            log.info("--resume: no checkpoint under %s yet, starting from step 0", folder.root)
+        ctx = RunContext(settings, dist, device, workers, folder, resumed)
+        task = build(ctx)
+        try:
+            return _train(task, ctx)
+        finally:
+            task.close()
 
 
 def _load_resume(folder: RunFolder) -> Resumed | None:

@@ -54,8 +54,16 @@ class RunFolder:
     def step_folders(self) -> list[Path]:
         return sorted(p for p in self.checkpoints.glob(f"{STEP_PREFIX}*") if p.is_dir())
 
+    def remove_stale_checkpoints(self) -> list[Path]:
+        """Delete the half-written checkpoint folders (``.step_*`` temporaries) of killed runs."""
+        stale = [p for p in self.checkpoints.glob(f".{STEP_PREFIX}*") if p.is_dir()]
+        for folder in stale:
+            shutil.rmtree(folder, ignore_errors=True)
+        return stale
+
     def holds_a_run(self) -> bool:
-        return any(p.exists() for p in (self.root / CONFIG_FILE, self.metrics_path, self.checkpoints))
+        marks = (self.root / CONFIG_FILE, self.metrics_path, self.checkpoints / LATEST)
+        return any(p.exists() for p in marks) or bool(self.step_folders())
 
     def prepare(self, resume: bool, overwrite: bool, main: bool = True) -> None:
         """Refuse a folder holding an earlier run unless resuming; ``overwrite`` clears that run

@@ -99,3 +99,20 @@ def test_loader_workers_give_the_same_run(trainers, name, tmp_path):
     a = load_file(tmp_path / "w0" / "checkpoints" / "step_00000003" / "model.safetensors")
     b = load_file(tmp_path / "w1" / "checkpoints" / "step_00000003" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_second_run_on_the_same_folder_is_refused_and_dead_runs_are_cleaned(trainers, tmp_path):
+    import os
+
+    from pipelines.common.locks import output_lock
+
+    command, args = trainers["train-daclip"]
+    out = tmp_path / "run"
+    with output_lock(out):  # another run holds the folder
+        busy = CliRunner().invoke(command, [*args, "--steps", "1", "--workers", "0", "--out", str(out)])
+    assert busy.exit_code == 1 and str(os.getpid()) in busy.output and "Traceback" not in busy.output
+    stale = out / "checkpoints" / ".step_00000001.x1y2z3"  # what a run killed mid-checkpoint leaves
+    stale.mkdir(parents=True)
+    (stale / "model.safetensors").write_bytes(b"half")
+    done = _invoke(command, [*args, "--steps", "1", "--workers", "0", "--out", str(out)])
+    assert done.exit_code == 0 and not stale.exists()
