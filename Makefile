@@ -63,6 +63,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/pipeline.py
 	$(PY) bench/caption.py
 	$(PY) bench/daclip_cpu.py --minutes 10
+	$(PY) bench/app.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .ruff_cache

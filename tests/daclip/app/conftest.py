@@ -10,17 +10,12 @@ import socket
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+
+from ..conftest import _invoke
 
 MICRO_UNET = {"unet": {"nf": 8, "ch_mult": [1, 2], "dim_head": 8, "num_prompts": 4},
               "train": {"patch": 16, "batch_size": 2, "lr": 0.001}}
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _invoke(cli, args):
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture(scope="package")

@@ -71,8 +71,7 @@ def test_error_row_shows_its_message(page, app_server):
 
 
 def _analyse(page, path: Path) -> None:
-    page.click("#tab-restore-button") if page.locator("#tab-restore-button").count() else \
-        page.get_by_role("tab", name="Restore").click()
+    page.get_by_role("tab", name="Restore").click()
     page.set_input_files("#upload input[type=file]", str(path))
     page.wait_for_timeout(500)
     page.click("#run-restore")
@@ -84,8 +83,7 @@ def test_upload_shows_probabilities_and_restored_image(page, app_data, tmp_path)
     _analyse(page, broken)
     page.wait_for_selector("#restore-status >> text=cannot use this image", timeout=30_000)
     photo = app_data["photos"] / "astronaut.png"
-    page.locator("#upload button[aria-label='Clear']").first.click() \
-        if page.locator("#upload button[aria-label='Clear']").count() else None
+    page.locator("#upload button[aria-label='Clear']").first.click()  # the file input comes back
     page.set_input_files("#upload input[type=file]", str(photo))
     page.wait_for_timeout(500)
     page.click("#run-restore")
@@ -112,3 +110,12 @@ def test_http_serves_nothing_outside_the_dataset(app_server, app_data, route):
                 assert exc.code in (400, 403, 404, 405), (spelled, exc.code)
                 continue
             assert b"root:" not in body and b"PAR1" not in body and b"ustar" not in body, spelled
+
+
+def test_command_is_in_the_daclip_group():
+    from click.testing import CliRunner
+
+    from daclip.cli import cli
+
+    result = CliRunner().invoke(cli, ["app", "--help"])
+    assert result.exit_code == 0 and "--manifests" in result.output and "127.0.0.1" in result.output
