@@ -12,14 +12,20 @@ export HF_HUB_OFFLINE
 export NO_ALBUMENTATIONS_UPDATE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,app,test-app]'
 	@touch $@
 
-test: $(VENV)/.installed
+# The app's browser tests drive Debian's chromium (Playwright's own browser download is not used).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		{ SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: $(VENV)/.installed chromium
 	$(BIN)/ruff check .
 	$(PY) -m pytest -q
 
@@ -57,6 +63,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/pipeline.py
 	$(PY) bench/caption.py
 	$(PY) bench/daclip_cpu.py --minutes 10
+	$(PY) bench/app.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .ruff_cache

@@ -24,6 +24,7 @@ SUBCOMMANDS = {
     "restore": "daclip.restoration.restore:command",
     "evaluate-restore": "daclip.restoration.evaluate:command",
     "convert": "daclip.convert.command:command",
+    "app": "daclip.app.server:command",
 }
 MANIFEST = click.Path(exists=True, dir_okay=False)
 CONTROL_ORDERS = ("aligned", "reversed")  # daclip.controller.model.CONTROL_ORDERS (not imported: no torch here)

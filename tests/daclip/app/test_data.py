@@ -1,0 +1,70 @@
+"""The app's data layer: filtering, members by offset, pixels equal to the shard's, bad manifests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from daclip.app.data import Filter, open_dataset
+from pipelines.common.images import decode_rgb
+from pipelines.common.tars import iter_members
+
+
+@pytest.fixture(scope="module")
+def dataset(app_data):
+    return open_dataset([app_data["manifests"], app_data["bad"]])
+
+
+def test_bad_manifest_is_one_line_and_the_rest_opens(dataset, app_data):
+    assert len(dataset.errors) == 1 and str(app_data["bad"]) in dataset.errors[0]
+    assert "\n" not in dataset.errors[0]
+    assert set(dataset.choices("degradation")) == {"noisy", "hazy", "motion-blurry"}
+
+
+def test_filters(dataset):
+    everything = dataset.select(Filter())
+    assert len(everything) == len(dataset.frame)
+    errors = dataset.select(Filter(status=("error",)))
+    assert len(errors) and (dataset.frame.iloc[errors]["status"] == "error").all()
+    hazy_ok = dataset.select(Filter(degradation=("hazy",), status=("ok",)))
+    assert set(dataset.frame.iloc[hazy_ok]["degradation"]) == {"hazy"}
+    assert dataset.summary(hazy_ok)["status"] == {"ok": len(hazy_ok)}
+    assert len(dataset.select(Filter(caption="no such caption"))) == 0
+    page = dataset.page(everything, 1, 5)
+    assert list(page["row"]) == list(everything[5:10])
+
+
+def test_opening_reads_no_shard(app_data):
+    fresh = open_dataset([app_data["manifests"]])
+    assert fresh._indexes == {}
+    row = int(fresh.select(Filter(status=("ok",)))[0])
+    fresh.view(row)
+    assert list(fresh._indexes) == [fresh.frame.iloc[row]["shard_path"]]  # only that row's shard, once
+
+
+def test_members_by_offset_equal_the_shard(dataset):
+    row = int(dataset.select(Filter(degradation=("hazy",), status=("ok",)))[0])
+    record = dataset.frame.iloc[row]
+    members = dict(iter_members(record["shard_path"]))
+    view = dataset.view(row)
+    for stem in ("lq", "hq", "transmission"):
+        assert np.array_equal(view.images[stem], decode_rgb(members[f"{record['key']}.{stem}.png"]))
+    assert view.params["name"] == "hazy" and view.error is None and not view.problems
+    with pytest.raises(KeyError):
+        dataset.member(row, "../../etc/passwd")
+
+
+def test_side_maps_and_replay(dataset):
+    row = int(dataset.select(Filter(degradation=("motion-blurry",), status=("ok",)))[0])
+    assert "kernel" in dataset.view(row).images
+    result = dataset.replay(row)
+    assert result.matches and "byte-identical" in result.message
+
+
+def test_error_row(dataset):
+    row = int(dataset.select(Filter(status=("error",)))[0])
+    view = dataset.view(row)
+    assert "truncated or corrupt" in view.error and view.images == {}
+    assert not dataset.replay(row).matches
+    with pytest.raises(IndexError):
+        dataset.view(len(dataset.frame))
