@@ -244,8 +244,8 @@ def _restore(task: Task, scaler: torch.amp.GradScaler, state: dict[str, Any], di
     task.scheduler.load_state_dict(state["scheduler"])
     if state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
-    task.load_state_dict(state.get("task", {}))
-    rngs = state["rng_by_rank"]
+    task.load_state_dict(state.get("task", state))  # checkpoints from before the runtime kept it at the top
+    rngs = state.get("rng_by_rank") or [state["rng"]]
     set_rng_state(rngs[dist.rank] if dist.rank < len(rngs) else rngs[0])
     saved_every = (state.get("data") or {}).get("save_every")
     if saved_every is not None and saved_every != save_every and dist.main:
