@@ -7,6 +7,7 @@ decoding, degrading, encoding HQ + LQ, tar + Parquet + stats, manifests), with 1
 
     python bench/pipeline.py                      # noisy, jpeg-compressed and every other type that loads
     python bench/pipeline.py --tasks noisy --images 32 --repeats 3
+    python bench/pipeline.py --distributor ray --tasks noisy   # Ray vs the local pool, 2 workers
 
 Prints JSON: images/s of the floor and of each (task, workers), the ratio to the floor per task
 and the 1 -> 2 worker speed-up; CPU milliseconds per image (this process + pool workers) and the
@@ -82,14 +83,17 @@ def run_floor(paths: list[Path], out: Path) -> tuple[float, float]:
     return len(paths) / (time.perf_counter() - start), (cpu_seconds() - cpu) * 1000 / len(paths)
 
 
-def run_synth(task: str, inputs: Path, out: Path, workers: int, shard_size: int) -> tuple[float, float]:
-    """End-to-end synthesize of one task; returns (images/s, CPU ms per image incl. workers)."""
+def run_synth(task: str, inputs: Path, out: Path, workers: int, shard_size: int,
+              distributor: str = "local") -> tuple[float, float]:
+    """End-to-end synthesize of one task; returns (images/s, CPU ms per image incl. workers; Ray's
+    workers are not children of this process, so with ``ray`` only the driver's CPU counts)."""
     from pipelines.synthesize import synthesize  # imported here: spawned workers re-import this file
 
     config = SynthConfig(tasks=(task,), variants=1, seed=0, shard_size=shard_size)
     cpu = cpu_seconds()
     start = time.perf_counter()
-    report = synthesize(config, input=inputs, out=out / "data", manifests=out / "manifests", workers=workers)
+    report = synthesize(config, input=inputs, out=out / "data", manifests=out / "manifests", workers=workers,
+                        distributor=distributor)
     elapsed = time.perf_counter() - start
     cpu_ms = (cpu_seconds() - cpu) * 1000 / report.n_sources
     ok = sum(n for (t, _, status), n in report.counts.items() if status == "ok")
@@ -157,6 +161,56 @@ def available_tasks(requested: list[str] | None) -> list[str]:
     return out
 
 
+def _noop(spec: int, progress) -> int:
+    return spec
+
+
+def ray_versus_local(tasks: list[str], inputs: Path, tmp: Path, workers: int, shard_size: int,
+                     repeats: int) -> dict[str, object]:
+    """Ray (a local cluster of ``workers`` CPUs, started once) against the local pool of ``workers``
+    processes on the same synthesize runs, interleaved; plus Ray's start-up and per-task cost."""
+    from pipelines.distribute_ray import import_ray, run_ray
+
+    ray = import_ray(local=True)
+    start = time.perf_counter()
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}})
+    startup = time.perf_counter() - start
+    try:
+        start = time.perf_counter()
+        list(run_ray(_noop, list(range(workers))))  # the first tasks also start the worker processes
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        n = len(list(run_ray(_noop, list(range(400)))))
+        per_task_ms = (time.perf_counter() - start) * 1000 / n
+        rates: dict[str, list[float]] = {}
+        for rep in range(repeats):
+            for task in tasks:
+                for name in ("local", "ray"):
+                    out = tmp / f"{name}-{task}-{rep}"
+                    rates.setdefault(f"{task}/{name}", []).append(run_synth(task, inputs, out, workers,
+                                                                            shard_size, name)[0])
+                    shutil.rmtree(out)
+    finally:
+        ray.shutdown()
+    out = tmp / "ray-cold"  # as from the command line: the run starts and stops its own local cluster
+    cold = run_synth(tasks[0], inputs, out, workers, shard_size, "ray")[0]
+    shutil.rmtree(out)
+    med = statistics.median
+    return {
+        f"{tasks[0]}_cold_ray_images_per_s (cluster start included, one run)": round(cold, 2),
+        "workers": workers,
+        "ray_cluster_start_s": round(startup, 2),
+        "ray_first_tasks_s (worker processes start)": round(first, 2),
+        "ray_per_task_overhead_ms (empty task, warm cluster)": round(per_task_ms, 2),
+        "tasks": {task: {"local_images_per_s": round(med(rates[f"{task}/local"]), 2),
+                         "ray_images_per_s": round(med(rates[f"{task}/ray"]), 2),
+                         "ray_to_local_ratio": round(med(r / q for r, q in zip(rates[f"{task}/ray"],
+                                                                                rates[f"{task}/local"])), 3)}
+                  for task in tasks},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="*", default=None)
@@ -164,6 +218,8 @@ def main() -> None:
     parser.add_argument("--shard-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--distributor", choices=["local", "ray"], default="local",
+                        help="ray: Ray against the local pool at the largest --workers, same runs (JSON)")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     tasks = available_tasks(args.tasks)
@@ -171,6 +227,13 @@ def main() -> None:
     try:
         inputs = tmp / "inputs"
         paths = make_sources(inputs, args.images)
+        if args.distributor == "ray":
+            result = ray_versus_local(tasks, inputs, tmp, args.workers[-1], args.shard_size, args.repeats)
+            result.update(images=args.images, image_size=[SIZE, SIZE], shard_size=args.shard_size,
+                          statistic="median over repeats; ratio per repeat (local and Ray runs interleaved)",
+                          machine={"cpus": os.cpu_count(), "platform": platform.platform()})
+            print(json.dumps(result, indent=2))
+            return
         runs: dict[str, list[tuple[float, float, float]]] = {}  # config -> (rate, cpu ms, floor rate next to it)
         floors: list[tuple[float, float]] = []
         controls: list[float] = []

@@ -6,6 +6,7 @@ Roles, one module each:
 - the shared build driver: ``build`` (plan -> check/overwrite -> distribute -> assemble ->
   sizes and run record -> summary), ``job`` (the typed ``ShardJob`` interface and the one
   worker), ``distribute`` (distributors: the local spawn pool; ``--part i/N`` / ``slurm``),
+  ``distribute_ray`` (``--distributor ray``: one Ray task per job, the cluster session),
   ``shards`` (done markers, resume check, ``--overwrite``, ``sizes.json``), ``assemble`` (shard
   Parquets -> one manifest), ``build_cli`` (options, progress bars and errors of the build
   commands);
@@ -21,7 +22,8 @@ Roles, one module each:
 - tools: ``merge``, ``verify``, ``stats``, ``export`` (DA-CLIP's CSV), ``preview`` (contact
   sheets), ``degrade`` (one image);
 - captions: ``caption`` (config, the run, the command), ``caption_plan`` (which images, where),
-  ``captioner`` (BLIP, lazily imported), ``caption_store`` (``captions.parquet`` and the join);
+  ``captioner`` (BLIP, lazily imported), ``caption_store`` (``captions.parquet`` and the join),
+  ``caption_ray`` (``--distributor ray``: a pool of BLIP actors);
 - ``common`` (the low shared layer: ``files`` (atomic writes with the umask's mode, ``safe_join``,
   ``open_regular``), ``locks`` (one run per output folder, stale temporary files), ``tars`` (the
   safe tar reader), ``images`` (the one decoder, pixel limit checked from headers), ``cli`` (click

@@ -33,6 +33,7 @@ from .assemble import assemble_task
 from .common.files import write_json_atomic
 from .common.locks import output_locks
 from .distribute import run_local
+from .distribute_ray import run_ray
 from .job import Progress, ShardJob, Work, run_work
 from .manifest import SCHEMA_VERSION, write_manifest
 from .shards import check_existing, remove_shards, shard_done, write_sizes
@@ -41,9 +42,9 @@ from .stats import format_run_counts
 
 log = logging.getLogger(__name__)
 
-Distributor = Callable[..., Iterator[Any]]  # (worker, specs, processes, initializer, on_progress)
+Distributor = Callable[..., Iterator[Any]]  # (worker, specs, processes, initializer, on_progress, **options)
 
-DISTRIBUTORS: Mapping[str, Distributor] = {"local": run_local}
+DISTRIBUTORS: Mapping[str, Distributor] = {"local": run_local, "ray": run_ray}
 """Distributors by name: a new one (Ray, ...) is one function beside ``run_local`` and one entry here."""
 
 
@@ -78,6 +79,7 @@ class BuildOptions:
     overwrite: bool = False
     command: str | None = None  # recorded in the run record
     distributor: str = "local"
+    distributor_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. ray: address, cpus_per_task
 
 
 @dataclass
@@ -157,7 +159,7 @@ def _build(plan: BuildPlan, options: BuildOptions, on_plan: Callable[[int, int],
         if todo:
             pending.append(Work(job, todo))
     for result in distribute(run_work, pending, options.workers, initializer=configure_process,
-                             on_progress=on_progress):
+                             on_progress=on_progress, **options.distributor_options):
         for stats in result.values():
             report.shards_written += 1
             report.samples_done += int(stats.get("count", 0))
@@ -198,7 +200,8 @@ def run_record(task: str, jobs: Sequence[ShardJob], frame: pd.DataFrame, options
         "errors": int((frame["status"] != "ok").sum()) if len(frame) else 0,
         "versions": library_versions(),
         # the only run-dependent fields: how this run was invoked (not what it produced)
-        "run": {"command": options.command, "workers": options.workers, "duration_s": round(duration, 3)},
+        "run": {"command": options.command, "workers": options.workers, "distributor": options.distributor,
+                "duration_s": round(duration, 3)},
     }
 
 

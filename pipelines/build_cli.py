@@ -21,12 +21,19 @@ FOLLOW_SYMLINKS = click.option(
     "--follow-symlinks", is_flag=True,
     help="Read symlinked files and folders that lead outside the input folder (default: skip and count them).")
 
+DISTRIBUTOR = click.option(
+    "--distributor", default="local", show_default=True, type=click.Choice(["local", "ray"]),
+    help="local: processes on this machine; ray: a Ray cluster (pip install -e '.[ray]'). Same output bytes.")
+RAY_ADDRESS = click.option(
+    "--ray-address", default=None, help="Ray cluster to join (default: RAY_ADDRESS, else start a local one).")
+
 PART_HELP = ("Process only partition i of N shards, e.g. 0/4, or 'slurm' (from the job array variables); "
              "merge joins the parts.")
 
 
 def build_options(shards: str, manifests: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``--out --manifests --workers --overwrite --part``; ``shards`` / ``manifests`` name the files."""
+    """``--out --manifests --workers --overwrite --part --distributor --ray-address --cpus-per-task``;
+    ``shards`` / ``manifests`` name the files."""
     options = [
         click.option("--out", default="data", show_default=True, type=click.Path(file_okay=False),
                      help=f"Shard folder: {shards}"),
@@ -36,6 +43,10 @@ def build_options(shards: str, manifests: str) -> Callable[[Callable[..., Any]],
                      help="Local processes; outputs do not depend on it."),
         click.option("--overwrite", is_flag=True, help="Delete this run's earlier outputs first."),
         click.option("--part", default=None, help=PART_HELP),
+        DISTRIBUTOR,
+        RAY_ADDRESS,
+        click.option("--cpus-per-task", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
+                     help="With --distributor ray: CPUs Ray reserves for each shard task."),
     ]
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -44,6 +55,12 @@ def build_options(shards: str, manifests: str) -> Callable[[Callable[..., Any]],
         return fn
 
     return decorate
+
+
+def distribution(distributor: str, ray_address: str | None, cpus_per_task: float) -> dict[str, Any]:
+    """The ``distributor`` / ``distributor_options`` arguments of ``synthesize`` and ``ingest``."""
+    options = {"address": ray_address, "cpus_per_task": cpus_per_task} if distributor == "ray" else {}
+    return {"distributor": distributor, "distributor_options": options}
 
 
 def invocation() -> str:

@@ -35,6 +35,7 @@ import click
 import pandas as pd
 
 from . import sources
+from .build_cli import DISTRIBUTOR, RAY_ADDRESS
 from .caption_plan import Plan, list_manifests, member_offsets, plan_images
 from .caption_store import (
     CAPTIONS_FILE,
@@ -56,25 +57,10 @@ from .common.locks import output_locks
 from .common.models import ModelUnavailableError
 
 __all__ = [
-    "CAPTIONS_FILE",
-    "CAPTIONS_SCHEMA",
-    "DEFAULT_MODEL",
-    "CaptionConfig",
-    "CaptionReport",
-    "Captioner",
-    "GenerationSettings",
-    "ImageRef",
-    "Plan",
-    "caption_manifests",
-    "clean_caption",
-    "command",
-    "import_captions",
-    "join_captions",
-    "list_manifests",
-    "load_captions",
-    "member_offsets",
-    "plan_images",
-]
+    "CAPTIONS_FILE", "CAPTIONS_SCHEMA", "DEFAULT_MODEL", "CaptionConfig", "CaptionReport", "Captioner",
+    "GenerationSettings", "ImageRef", "Plan", "caption_manifests", "clean_caption", "command", "import_captions",
+    "join_captions", "list_manifests", "load_captions", "member_offsets", "plan_images",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +82,10 @@ class CaptionConfig:
     overwrite: bool = False  # re-caption images that already have a caption
     flush_seconds: float = 60.0  # checkpoint the store this often
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger images get an error row, never decoded
+    distributor: str = "local"  # local | ray (pipelines.caption_ray: a pool of BLIP actors)
+    ray_address: str | None = None  # default: RAY_ADDRESS, else a local cluster
+    gpus_per_actor: float | None = None  # default: 1 when the cluster has GPUs, else 0
+    actors: int | None = None  # default: GPUs / gpus_per_actor, or the cluster's CPUs
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -180,7 +170,8 @@ def _caption(folder: Path, paths: list[Path], config: CaptionConfig, captions_fi
                 "%s: %d rows matched no image, %d had an empty caption", captions_file, unmatched, empty
             )
     elif todo:
-        captioner = captioner or Captioner.load(config.model, config.device, config.dtype, config.generation)
+        if captioner is None and config.distributor == "local":
+            captioner = Captioner.load(config.model, config.device, config.dtype, config.generation)
         new_rows = _caption_missing(captioner, todo, config, target_rows(store, target), target, progress)
         captioned = sum(1 for r in new_rows if r["caption"] is not None)
         errors = len(new_rows) - captioned
@@ -214,7 +205,7 @@ def _caption(folder: Path, paths: list[Path], config: CaptionConfig, captions_fi
 
 
 def _caption_missing(
-    captioner: Captioner,
+    captioner: Captioner | None,
     todo: Sequence[ImageRef],
     config: CaptionConfig,
     keep: pd.DataFrame,
@@ -232,7 +223,12 @@ def _caption_missing(
                 progress(len(rows), len(todo))
             checkpoint.add(rows)
 
-        caption_refs(captioner, todo, config.batch_size, config.workers, on_batch, config.max_pixels)
+        if captioner is None:  # --distributor ray: the actors load BLIP, rows are committed here
+            from .caption_ray import caption_refs_ray
+
+            caption_refs_ray(config, todo, on_batch)
+        else:
+            caption_refs(captioner, todo, config.batch_size, config.workers, on_batch, config.max_pixels)
     for row in checkpoint.rows:
         if row["error"]:
             log.warning("no caption for %s: %s", row["hq_sha256"], row["error"])
@@ -286,21 +282,17 @@ def parse_part(ctx: click.Context | None, param: click.Parameter | None, value: 
     default=None,
     help="Import captions (CSV/TSV/Parquet: caption + hq_sha256 or source) instead of running BLIP.",
 )
+@DISTRIBUTOR
+@RAY_ADDRESS
+@click.option("--gpus-per-actor", type=click.FloatRange(min=0), default=None,
+              help="With --distributor ray: GPUs per BLIP actor (default: 1 when the cluster has GPUs, else 0).")
+@click.option("--actors", type=click.IntRange(min=1), default=None,
+              help="With --distributor ray: BLIP actors (default: GPUs / --gpus-per-actor, else the cluster's CPUs).")
 def command(
-    manifests_dir: Path,
-    manifest_files: tuple[Path, ...],
-    model: str,
-    batch_size: int,
-    device: str,
-    dtype: str,
-    max_new_tokens: int,
-    num_beams: int,
-    prompt: str | None,
-    workers: int,
-    part: tuple[int, int],
-    overwrite: bool,
-    max_pixels: int,
-    captions_file: Path | None,
+    manifests_dir: Path, manifest_files: tuple[Path, ...], model: str, batch_size: int, device: str,
+    dtype: str, max_new_tokens: int, num_beams: int, prompt: str | None, workers: int, part: tuple[int, int],
+    overwrite: bool, max_pixels: int, captions_file: Path | None, distributor: str, ray_address: str | None,
+    gpus_per_actor: float | None, actors: int | None,
 ) -> None:
     """Caption each unique clean image once with BLIP and fill the manifests' caption column."""
     from tqdm import tqdm
@@ -317,6 +309,10 @@ def command(
         part=part,
         overwrite=overwrite,
         max_pixels=max_pixels,
+        distributor=distributor,
+        ray_address=ray_address,
+        gpus_per_actor=gpus_per_actor,
+        actors=actors,
     )
     bar = tqdm(total=0, unit="img", desc="caption", dynamic_ncols=True, disable=None)
 

@@ -3,8 +3,8 @@
 A distributor is a plain function of ``(worker, specs, processes, initializer, on_progress)``
 that calls ``worker(spec, progress)`` for every spec and yields the results in any order;
 outputs never depend on it, because shard ids and contents are fixed before any work starts.
-The driver (:mod:`pipelines.build`) looks distributors up by name, so another one (Ray, ...)
-is one more function beside :func:`run_local`.
+The driver (:mod:`pipelines.build`) looks distributors up by name: :func:`run_local` here and
+:func:`pipelines.distribute_ray.run_ray` (``--distributor ray``, keyword options from the driver).
 
 ``run_local`` uses the calling process (``processes <= 1``) or a ``spawn`` process pool
 (``concurrent.futures``: a worker that dies, e.g. killed for memory, fails the run with a clear

@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import click
 
 import degradations
 
 from .build import BuildOptions, BuildPlan, BuildReport, build
-from .build_cli import FOLLOW_SYMLINKS, ProgressBars, build_options, invocation, run_command
+from .build_cli import FOLLOW_SYMLINKS, ProgressBars, build_options, distribution, invocation, run_command
 from .common import images
 from .distribute import resolve_part
 from .ingest_worker import KIND, ORIGIN, IngestConfig, IngestSpec
@@ -63,6 +64,8 @@ def ingest(
     overwrite: bool = False,
     notes: list[str] | None = None,
     command: str | None = None,
+    distributor: str = "local",
+    distributor_options: Mapping[str, Any] | None = None,
     on_progress: Progress | None = None,
     on_plan: Callable[[int, int], None] | None = None,
 ) -> BuildReport:
@@ -70,7 +73,8 @@ def ingest(
     start = time.perf_counter()
     plan = plan_ingest(found, config, str(out), list(notes or []))
     options = BuildOptions(out=Path(out), manifests=Path(manifests), workers=workers, part=part,
-                           overwrite=overwrite, command=command)
+                           overwrite=overwrite, command=command, distributor=distributor,
+                           distributor_options=dict(distributor_options or {}))
     return build(plan, options, on_plan=on_plan, on_progress=on_progress, started=start)
 
 
@@ -113,7 +117,8 @@ def list_inputs(root: str | None, task: str | None, lq_dir: str | None, hq_dir: 
 @click.option("--max-pixels", default=images.DEFAULT_MAX_PIXELS, show_default=True, type=click.IntRange(min=1))
 @FOLLOW_SYMLINKS
 def command(root, task, lq_dir, hq_dir, split, val_fraction, pair_by, fix_size, out, manifests, workers,
-            overwrite, part, shard_size, image_format, max_pixels, follow_symlinks) -> None:
+            overwrite, part, distributor, ray_address, cpus_per_task, shard_size, image_format, max_pixels,
+            follow_symlinks) -> None:
     """Bring existing paired LQ/GT datasets into shards and manifests."""
     notes: list[str] = []
     try:
@@ -125,5 +130,6 @@ def command(root, task, lq_dir, hq_dir, split, val_fraction, pair_by, fix_size, 
         raise click.ClickException(str(exc)) from None
     run_command(lambda bars: ingest(found, config, out=out, manifests=manifests, workers=workers, part=part_tuple,
                                     overwrite=overwrite, notes=notes, command=invocation(),
-                                    on_plan=bars.planned, on_progress=bars.progress),
+                                    on_plan=bars.planned, on_progress=bars.progress,
+                                    **distribution(distributor, ray_address, cpus_per_task)),
                 ProgressBars("ingesting", "pair"))

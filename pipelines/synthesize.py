@@ -15,9 +15,10 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -25,7 +26,7 @@ import degradations
 
 from . import sources
 from .build import BuildOptions, BuildPlan, BuildReport, build, format_summary
-from .build_cli import FOLLOW_SYMLINKS, ProgressBars, build_options, invocation, run_command
+from .build_cli import FOLLOW_SYMLINKS, ProgressBars, build_options, distribution, invocation, run_command
 from .common import images
 from .distribute import resolve_part
 from .job import Progress
@@ -108,6 +109,8 @@ def synthesize(
     part: tuple[int, int] = (0, 1),
     overwrite: bool = False,
     command: str | None = None,
+    distributor: str = "local",
+    distributor_options: Mapping[str, Any] | None = None,
     on_hash_progress: Progress | None = None,
     on_progress: Progress | None = None,
     on_plan: Callable[[int, int], None] | None = None,
@@ -122,7 +125,8 @@ def synthesize(
         on_listed(len(listed))
     plan = sources.build_plan(sources.hash_sources(listed, on_hash_progress), config.shard_size, config.variants)
     options = BuildOptions(out=Path(out), manifests=Path(manifests), workers=workers, part=part,
-                           overwrite=overwrite, command=command)
+                           overwrite=overwrite, command=command, distributor=distributor,
+                           distributor_options=dict(distributor_options or {}))
     report = build(plan_synthesis(config, input, str(out), plan, skipped), options, on_plan=on_plan,
                    on_progress=on_progress, started=start)
     return SynthReport(**{f.name: getattr(report, f.name) for f in fields(report)},
@@ -154,7 +158,8 @@ def synthesize(
               help="Inputs with more pixels are recorded as errors (decompression-bomb guard).")
 @FOLLOW_SYMLINKS
 def command(tasks, input_, out, manifests, variants, severity, seed, workers, shard_size, image_format,
-            max_side, crop, val_fraction, max_pixels, overwrite, part, follow_symlinks) -> None:
+            max_side, crop, val_fraction, max_pixels, overwrite, part, distributor, ray_address, cpus_per_task,
+            follow_symlinks) -> None:
     """Degrade clean photos into WebDataset shards with Parquet manifests."""
     try:
         config = SynthConfig(tasks=parse_tasks(tasks), variants=variants, severity=severity, seed=seed,
@@ -167,7 +172,8 @@ def command(tasks, input_, out, manifests, variants, severity, seed, workers, sh
                                         part=part_tuple, overwrite=overwrite, command=invocation(),
                                         on_hash_progress=bars.hashed, on_progress=bars.progress,
                                         on_plan=bars.planned, on_listed=bars.listed,
-                                        follow_symlinks=follow_symlinks),
+                                        follow_symlinks=follow_symlinks,
+                                        **distribution(distributor, ray_address, cpus_per_task)),
                 ProgressBars("synthesizing ({shards} shard groups)", "img"))
 
 

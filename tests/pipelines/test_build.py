@@ -93,8 +93,9 @@ def test_a_toy_job_runs_through_the_driver_resumes_and_refuses_to_mix(tmp_path):
 
 def test_distributors_are_looked_up_by_name():
     assert get_distributor("local") is DISTRIBUTORS["local"]
-    with pytest.raises(ValueError, match="unknown distributor 'ray'; choose from local"):
-        get_distributor("ray")
+    assert get_distributor("ray") is DISTRIBUTORS["ray"]
+    with pytest.raises(ValueError, match="unknown distributor 'spark'; choose from local, ray"):
+        get_distributor("spark")
 
 
 def test_manifest_stem_names_kind_and_part():

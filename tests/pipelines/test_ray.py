@@ -1,0 +1,141 @@
+"""``--distributor ray`` on a real two-node Ray cluster (head + worker on 127.0.0.1, started and
+torn down here, shared by the module): synthesize, ingest and caption give the local bytes, also
+when a worker process dies mid-task; without Ray the option fails in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from pipelines.cli import cli
+from pipelines.job import Progress, Work, run_work
+from pipelines.synthesize import synthesize
+from tests.pipelines.small_dataset import config
+
+
+def _ray():
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # a local cluster binds 127.0.0.1
+    return pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
+
+
+@pytest.fixture(scope="module")
+def ray_address():
+    ray = _ray()
+    from ray.cluster_utils import Cluster
+
+    node = {"num_cpus": 1, "node_ip_address": "127.0.0.1", "object_store_memory": 80 * 1024 * 1024}
+    cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
+    cluster.add_node(**node)
+    ray.init(address=cluster.address, log_to_driver=False)
+    try:
+        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+        yield cluster.address
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+TIMING = ("run", "duration", "start_time", "end_time")  # when and how a file was made, not what it holds
+
+
+def snapshot(root: Path) -> dict[str, bytes | dict]:
+    """Every file under ``root``, bytes; run records and shard markers as JSON without their timing."""
+    files: dict[str, bytes | dict] = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.endswith(".lock")):
+        rel = str(path.relative_to(root))
+        if path.suffix == ".json" and (path.parent.name == "manifests" or path.name.endswith("_stats.json")):
+            files[rel] = {k: v for k, v in json.loads(path.read_text()).items() if k not in TIMING}
+        else:
+            files[rel] = path.read_bytes()
+    return files
+
+
+def test_synthesize_over_ray_is_byte_identical(ray_address, dataset, inputs, tmp_path):
+    ray_run = tmp_path / "ray"
+    report = synthesize(config(), input=inputs, out=ray_run / "data", manifests=ray_run / "manifests",
+                        distributor="ray", distributor_options={"address": ray_address})
+    assert report.shards_written > 2
+    ours, local = snapshot(ray_run), snapshot(dataset)
+    assert sorted(ours) == sorted(local) and any(k.endswith(".tar") for k in ours)
+    for rel in local:
+        assert ours[rel] == local[rel], rel
+    record = json.loads((ray_run / "manifests/noisy.json").read_text())
+    assert record["run"]["distributor"] == "ray"
+
+
+def test_ingest_over_ray_cli_is_byte_identical(ray_address, photos, tmp_path):
+    from tests.pipelines.test_ingest import make_tree
+
+    tree = make_tree(tmp_path / "tree", photos)
+    for name, extra in (("local", []), ("ray", ["--distributor", "ray", "--ray-address", ray_address])):
+        args = ["ingest", "--root", str(tree), "--out", str(tmp_path / name / "data"),
+                "--manifests", str(tmp_path / name / "manifests"), "--shard-size", "3", *extra]  # fmt: skip
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+    assert snapshot(tmp_path / "ray") == snapshot(tmp_path / "local")
+
+
+@dataclass(frozen=True)
+class DieOnce:
+    """A worker that kills its own process on the first attempt at shard ``shard_id``, after
+    leaving a half-written temporary tar behind, as a worker killed mid-write would."""
+
+    marker: str
+    shard_id: int
+
+    def __call__(self, work: Work, progress: Progress):
+        if work.job.shard_id == self.shard_id and not os.path.exists(self.marker):
+            Path(self.marker).write_text(str(os.getpid()))
+            task = work.tasks[0]
+            (work.job.folder(task) / f"{work.job.stem(task)}.tar.{os.getpid()}.tmp").write_bytes(b"half")
+            os._exit(1)
+        return run_work(work, progress)
+
+
+def test_a_killed_ray_worker_is_retried_and_loses_nothing(ray_address, dataset, inputs, tmp_path, monkeypatch):
+    import pipelines.build
+
+    marker = tmp_path / "died"
+    monkeypatch.setattr(pipelines.build, "run_work", DieOnce(str(marker), shard_id=1))
+    done: list[int] = []
+    synthesize(config(), input=inputs, out=tmp_path / "ray/data", manifests=tmp_path / "ray/manifests",
+               distributor="ray", distributor_options={"address": ray_address}, on_progress=done.append)
+    assert marker.exists()  # the worker did die
+    assert snapshot(tmp_path / "ray") == snapshot(dataset)
+    rows = sum(len(pd.read_parquet(p)) for p in (dataset / "manifests").glob("*.parquet"))
+    assert sum(done) == rows  # the retried shard is not counted twice
+
+
+def test_caption_over_ray_equals_local(ray_address, dataset, tmp_path):
+    from pipelines.caption import CaptionConfig, caption_manifests
+    from tests.pipelines.tiny_blip import build_tiny_blip
+
+    blip = build_tiny_blip(tmp_path / "blip", image_size=32)
+    runs = {}
+    for name, extra in (("local", {}), ("ray", {"distributor": "ray", "ray_address": ray_address, "actors": 2})):
+        root = tmp_path / name
+        import shutil
+
+        shutil.copytree(dataset, root)
+        cfg = CaptionConfig(model=str(blip), device="cpu", batch_size=2, workers=0, **extra)
+        report = caption_manifests(root / "manifests", cfg)
+        assert report.captioned > 4 and report.errors == 0
+        runs[name] = snapshot(root)
+    assert runs["ray"] == runs["local"]
+
+
+def test_without_ray_the_option_says_how_to_install(tmp_path, monkeypatch, inputs):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    args = ["synthesize", "--task", "noisy", "--input", str(inputs), "--out", str(tmp_path / "data"),
+            "--manifests", str(tmp_path / "manifests"), "--distributor", "ray"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if "Error" in line or "ray" in line.lower()]
+    assert lines == ["Error: --distributor ray needs Ray: pip install -e '.[ray]' (or pip install ray)"], result.output
