@@ -18,7 +18,7 @@ TOL = 2e-5  # x max|reference|: the fixture README's suggested bound (5x its flo
 def rel_err(ours: torch.Tensor, ref: torch.Tensor) -> float:
     """max |ours - ref| / max |ref|."""
     ref = ref.double()
-    return float((ours.double() - ref).abs().max() / ref.abs().max().clamp_min(1e-30))
+    return float((ours.detach().double() - ref).abs().max() / ref.abs().max().clamp_min(1e-30))
 
 
 def load_io(name: str) -> dict[str, torch.Tensor]:
