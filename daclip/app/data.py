@@ -25,6 +25,8 @@ from pipelines.common.images import DEFAULT_MAX_PIXELS, decode_rgb, encode_image
 from pipelines.common.tars import member_index, read_member
 from pipelines.manifest import member_name, read_manifest, sha256_hex
 
+from .params import MAIN_PARAMS, ParamTable, parse_conditions, sparkline
+
 __all__ = ["Dataset", "Filter", "ReplayResult", "RowView", "find_manifests", "open_dataset"]
 
 FACETS = ("degradation", "severity", "split", "status", "origin")
@@ -52,6 +54,7 @@ class Filter:
     status: tuple[str, ...] = ()
     origin: tuple[str, ...] = ()
     caption: str = ""
+    params: str = ""  # e.g. "quality < 20, t_far < 0.3" (see daclip.app.params)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Dataset:
     errors: list[str] = field(default_factory=list)  # one line per manifest that could not be opened
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     _indexes: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict, repr=False)
+    _params: ParamTable | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # --- filtering ---------------------------------------------------------------------------
@@ -100,7 +104,26 @@ class Dataset:
         if spec.caption.strip():
             captions = self.frame["caption"].fillna("").astype(str)
             mask &= captions.str.contains(spec.caption.strip(), case=False, regex=False).to_numpy()
-        return np.flatnonzero(mask)
+        rows = np.flatnonzero(mask)
+        conditions = parse_conditions(spec.params)  # a bad condition raises ValueError with the fix
+        return self.param_table().keep(rows, conditions) if conditions else rows
+
+    def param_table(self) -> ParamTable:
+        if self._params is None:
+            self._params = ParamTable(self.frame["params"].reset_index(drop=True))
+        return self._params
+
+    def histograms(self, rows: np.ndarray, limit: int = 5000) -> dict[str, str]:
+        """Per degradation of the selected rows, a text histogram of its main parameter (the
+        first ``limit`` rows of each type, to stay fast on large selections)."""
+        table, out = self.param_table(), {}
+        part = self.frame["degradation"].iloc[rows]
+        for name in sorted(part.dropna().unique()):
+            param = MAIN_PARAMS.get(str(name).split("+")[0])
+            if param is not None:
+                chosen = rows[(part == name).to_numpy()][:limit]
+                out[f"{name} {param}"] = sparkline(table.values(chosen, param))
+        return out
 
     def page(self, rows: np.ndarray, page: int, size: int) -> pd.DataFrame:
         """One page of the table for the selected ``rows`` (``page`` from 0)."""

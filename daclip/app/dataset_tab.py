@@ -22,12 +22,14 @@ def _summary_text(dataset: Dataset, rows: np.ndarray) -> str:
     lines = [f"**{len(rows)} of {len(dataset.frame)} rows**"]
     for column, values in counts.items():
         lines.append(f"- {column}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
+    lines += [f"- {name}: {bars}" for name, bars in dataset.histograms(rows).items()]
     return "\n".join(lines)
 
 
 def _filter(values: tuple[Any, ...]) -> Filter:
-    *facets, caption = values
-    return Filter(**{name: tuple(v or ()) for name, v in zip(FACETS, facets)}, caption=caption or "")
+    *facets, caption, params = values
+    return Filter(**{name: tuple(v or ()) for name, v in zip(FACETS, facets)}, caption=caption or "",
+                  params=params or "")
 
 
 def _blank_row(message: str) -> tuple[Any, ...]:
@@ -44,7 +46,9 @@ def build(dataset: Dataset) -> tuple[Any, list[Any], list[Any]]:
         facets = [gr.CheckboxGroup(dataset.choices(name), label=name, elem_id=f"filter-{name}")
                   for name in FACETS]
     with gr.Row():
-        caption = gr.Textbox(label="caption contains", elem_id="filter-caption", scale=3)
+        caption = gr.Textbox(label="caption contains", elem_id="filter-caption", scale=2)
+        param_range = gr.Textbox(label="parameter range, e.g. quality < 20, t_far < 0.3",
+                                 elem_id="filter-params", scale=2)
         page = gr.Number(0, label="page (from 0)", precision=0, minimum=0, elem_id="page", scale=1)
     summary = gr.Markdown(elem_id="summary")
     table = gr.Dataframe(interactive=False, elem_id="rows-table", wrap=False, max_height=420)
@@ -69,7 +73,10 @@ def build(dataset: Dataset) -> tuple[Any, list[Any], list[Any]]:
 
     def refresh(*values: Any) -> tuple[Any, ...]:
         *spec, page_no = values
-        rows = dataset.select(_filter(tuple(spec)))
+        try:
+            rows = dataset.select(_filter(tuple(spec)))
+        except ValueError as exc:  # a condition that does not parse: say how to write it
+            return dataset.page(np.array([], dtype=int), 0, PAGE_SIZE), f"**{exc}**"
         pages = max(1, -(-len(rows) // PAGE_SIZE))
         page_no = min(max(int(page_no or 0), 0), pages - 1)
         return dataset.page(rows, page_no, PAGE_SIZE), _summary_text(dataset, rows) + f"  \npage {page_no} of {pages}"
@@ -104,10 +111,12 @@ def build(dataset: Dataset) -> tuple[Any, list[Any], list[Any]]:
             return f"**replay failed:** {type(exc).__name__}: {exc}", None
         return ("✅ " if result.matches else "❌ ") + result.message, result.lq
 
-    inputs = [*facets, caption, page]
+    inputs = [*facets, caption, param_range, page]
     row_outputs = [row_note, lq, hq, compare, maps, caption_box, params, hashes, error_box]
     for control in inputs:
         control.change(refresh, inputs, [table, summary])
+    for box in (caption, param_range):  # typing may only commit on Enter, depending on the browser
+        box.submit(refresh, inputs, [table, summary])
     show.click(show_row, row, row_outputs)
     row.submit(show_row, row, row_outputs)
     table.select(pick, table, row).then(show_row, row, row_outputs)

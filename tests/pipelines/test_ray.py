@@ -94,6 +94,7 @@ class DieOnce:
         if work.job.shard_id == self.shard_id and not os.path.exists(self.marker):
             Path(self.marker).write_text(str(os.getpid()))
             task = work.tasks[0]
+            work.job.folder(task).mkdir(parents=True, exist_ok=True)  # shard 0 may not have made it yet
             (work.job.folder(task) / f"{work.job.stem(task)}.tar.{os.getpid()}.tmp").write_bytes(b"half")
             os._exit(1)
         return run_work(work, progress)

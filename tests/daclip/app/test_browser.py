@@ -47,6 +47,15 @@ def test_filters_change_the_table(page, app_server):
     page.wait_for_selector(f"#summary >> text={len(both)} of {total} rows", timeout=20_000)
     text = _rows_text(page)
     assert "noisy" not in text and "_error" in text
+    page.locator("#filter-status label", has_text="error").click()  # back to all hazy rows
+    page.wait_for_selector(f"#summary >> text={hazy} of {total} rows", timeout=20_000)
+    ok_hazy = dataset.select(Filter(degradation=("hazy",), status=("ok",)))
+    cut = float(np.median(dataset.param_table().values(ok_hazy, "t_far")))
+    expected = dataset.select(Filter(degradation=("hazy",), params=f"t_far < {cut}"))
+    page.fill("#filter-params textarea", f"t_far < {cut}")
+    page.press("#filter-params textarea", "Enter")
+    page.wait_for_selector(f"#summary >> text={len(expected)} of {total} rows", timeout=20_000)
+    assert "hazy t_far" in page.inner_text("#summary")
 
 
 def test_row_shows_lq_and_hq_pixels_of_the_shard(page, app_server):

@@ -68,3 +68,21 @@ def test_error_row(dataset):
     assert not dataset.replay(row).matches
     with pytest.raises(IndexError):
         dataset.view(len(dataset.frame))
+
+
+def test_parameter_range_filter_and_histograms(dataset):
+    from daclip.app.params import parse_conditions
+
+    hazy = dataset.select(Filter(degradation=("hazy",), status=("ok",)))
+    t_far = dataset.param_table().values(hazy, "t_far")
+    cut = float(np.median(t_far))
+    low = dataset.select(Filter(degradation=("hazy",), params=f"t_far < {cut}"))
+    assert len(low) and set(low) < set(hazy)
+    assert (dataset.param_table().values(low, "t_far") < cut).all()
+    both = dataset.select(Filter(params=f"t_far < {cut} and t_far >= 0"))
+    assert set(both) == set(low)  # rows without the parameter (other types, error rows) never pass
+    assert len(dataset.select(Filter(params="quality < 0"))) == 0
+    with pytest.raises(ValueError, match="quality < 20"):
+        parse_conditions("quality is small")
+    bars = dataset.histograms(dataset.select(Filter(status=("ok",))))
+    assert "hazy t_far" in bars and f"(n={len(hazy)})" in bars["hazy t_far"]
