@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "evaluate": "daclip.controller.evaluate:command",
     "restore": "daclip.restoration.restore:command",
     "evaluate-restore": "daclip.restoration.evaluate:command",
+    "compare": "daclip.restoration.compare:command",
 }
 MANIFEST = click.Path(exists=True, dir_okay=False)
 CONTROL_ORDERS = ("aligned", "reversed")  # daclip.controller.model.CONTROL_ORDERS (not imported: no torch here)
