@@ -62,12 +62,12 @@ def compare_images(lqs: list[Path], restored_dir: Path, out: Path, daclip: str |
         record = {"image": str(lq_path), "restored": str(restored_dir / f"{lq_path.stem}.png"),
                   "hq": str(hq_path) if hq_path else None,
                   "predicted": pred.degradation if pred else None, "probability": pred.probability if pred else None}
-        label = f"{lq_path.stem}: " + (f"DA-CLIP says {pred.degradation} ({pred.probability:.2f})" if pred else "LQ")
+        label = f"DA-CLIP: {pred.degradation} {pred.probability:.2f}" if pred else "LQ"
         restored_lines = ["restored"]
         if hq is not None:
             record["psnr_lq"], record["psnr_restored"] = psnr(lq, hq), psnr(restored, hq)
             restored_lines = [f"restored: {record['psnr_restored']:.2f} dB", f"(LQ {record['psnr_lq']:.2f} dB)"]
-        cells = [captioned(lq, [label, ""], height), captioned(restored, restored_lines, height)]
+        cells = [captioned(lq, [lq_path.stem, label], height), captioned(restored, restored_lines, height)]
         cells.append(captioned(hq if hq is not None else np.full_like(lq, 255), ["HQ" if hq is not None else
                                                                                  "no clean image", ""], height))
         rows.append(tuple(cells))
