@@ -1,4 +1,5 @@
 # Two commands matter: `make demo` and `make test`. Both create .venv on first use.
+# `make demo VENV=/path/to/venv` reuses an installed environment.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -32,31 +33,51 @@ test: $(VENV)/.installed chromium
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 
+# Every step runs as `python -m ...` of this checkout, so the demo uses the tree it is run in.
+MAKE_DATASET := $(PY) -m pipelines.cli
+DACLIP := $(PY) -m daclip.cli
+WEIGHTS ?= demo_weights
+UNSEEN = $$($(PY) -c 'import pathlib, skimage.data as d; print(pathlib.Path(d.__file__).parent / "rocket.jpg")')
+
 demo: $(VENV)/.installed
-	@echo "== 1/7 preview: one photo under every type and severity"
-	$(BIN)/make-dataset preview --task all -o $(DEMO)/preview.png
-	@echo "== 2/7 synthesize all ten types from the bundled photos into shards + manifests"
-	$(BIN)/make-dataset synthesize --task all --variants 3 --max-side 256 --val-fraction 0.3 --workers 2 \
+	@echo "== 1/9 preview: one photo under every type and severity -> $(DEMO)/preview.png"
+	$(MAKE_DATASET) preview --task all -o $(DEMO)/preview.png
+	@echo "== 2/9 synthesize all ten types from the bundled photos -> $(DEMO)/data (shards), $(DEMO)/manifests"
+	$(MAKE_DATASET) synthesize --task all --variants 3 --max-side 256 --val-fraction 0.3 --workers 2 \
 		--out $(DEMO)/data --manifests $(DEMO)/manifests
-	$(BIN)/make-dataset merge $(DEMO)/manifests/*.parquet --train $(DEMO)/manifests/train.parquet \
+	$(MAKE_DATASET) merge $(DEMO)/manifests/*.parquet --train $(DEMO)/manifests/train.parquet \
 		--val $(DEMO)/manifests/val.parquet
-	@echo "== 3/7 verify every member against the manifests, then stats"
-	$(BIN)/make-dataset verify --manifest $(DEMO)/manifests/train.parquet --manifest $(DEMO)/manifests/val.parquet
-	$(BIN)/make-dataset stats $(DEMO)/manifests/train.parquet $(DEMO)/manifests/val.parquet --json $(DEMO)/stats.json
-	@echo "== 4/7 caption the clean images with BLIP ($(BLIP_MODEL))"
-	@$(BIN)/make-dataset caption --manifests $(DEMO)/manifests --model $(BLIP_MODEL) \
+	@echo "== 3/9 verify every member against the manifests, then stats -> $(DEMO)/stats.json"
+	$(MAKE_DATASET) verify --manifest $(DEMO)/manifests/train.parquet --manifest $(DEMO)/manifests/val.parquet
+	$(MAKE_DATASET) stats $(DEMO)/manifests/train.parquet $(DEMO)/manifests/val.parquet --json $(DEMO)/stats.json
+	@echo "== 4/9 caption the clean images with BLIP ($(BLIP_MODEL)) -> $(DEMO)/manifests/captions.parquet"
+	@$(MAKE_DATASET) caption --manifests $(DEMO)/manifests --model $(BLIP_MODEL) \
 		|| echo "-> no BLIP model here: captions skipped, DA-CLIP trains its degradation term only"
-	@echo "== 5/7 train a tiny DA-CLIP for about a minute (CPU, random init)"
-	$(BIN)/train-daclip --shards $(DEMO)/manifests/train.parquet --val $(DEMO)/manifests/val.parquet \
-		--model tiny --pretrained none --steps 150 --max-minutes 1.5 --save-every 75 --batch-size 32 \
-		--lr 1e-3 --hq-align-weight 1 --workers 1 --overwrite --out $(DEMO)/runs/daclip
-	@echo "== 6/7 evaluate on the validation split"
-	$(BIN)/daclip evaluate --shards $(DEMO)/manifests/val.parquet --ckpt $(DEMO)/runs/daclip --out $(DEMO)/runs/daclip/eval
-	@echo "== 7/7 degrade a photo three ways and classify it"
-	$(BIN)/make-dataset degrade --task rain -o $(DEMO)/samples/rainy.png
-	$(BIN)/make-dataset degrade --task snow -o $(DEMO)/samples/snowy.png
-	$(BIN)/make-dataset degrade --task lowlight -o $(DEMO)/samples/low-light.png
-	$(BIN)/daclip classify $(DEMO)/samples/*.png --ckpt $(DEMO)/runs/daclip
+	@echo "== 5/9 train-daclip runs: a tiny DA-CLIP for 40 steps (CPU, random init) -> $(DEMO)/runs/daclip"
+	$(PY) -m daclip.controller.trainer --shards $(DEMO)/manifests/train.parquet --model tiny --pretrained none \
+		--steps 40 --max-minutes 1 --batch-size 32 --lr 1e-3 --hq-align-weight 1 --workers 1 --log-every 10 \
+		--overwrite --out $(DEMO)/runs/daclip
+	@echo "== 6/9 train-restore runs: a tiny U-Net conditioned on that DA-CLIP for 20 steps -> $(DEMO)/runs/restore"
+	$(PY) -m daclip.restoration.trainer --shards $(DEMO)/manifests/train.parquet --daclip $(DEMO)/runs/daclip \
+		--model tiny --steps 20 --max-minutes 1 --prediction x0 --loss x0 --lr 2e-3 --warmup 5 --grad-clip 1 \
+		--batch-size 8 --patch 48 --workers 1 --log-every 5 --overwrite --out $(DEMO)/runs/restore
+	@echo "== 7/9 degrade 128 px samples: a photo the demo weights trained on, and one they never saw -> $(DEMO)/samples"
+	$(MAKE_DATASET) degrade --task rain --max-side 128 --hq $(DEMO)/samples/hq/rainy.png -o $(DEMO)/samples/rainy.png
+	$(MAKE_DATASET) degrade --task haze --max-side 128 --hq $(DEMO)/samples/hq/hazy.png -o $(DEMO)/samples/hazy.png
+	$(MAKE_DATASET) degrade --task lowlight --max-side 128 --hq $(DEMO)/samples/hq/low-light.png \
+		-o $(DEMO)/samples/low-light.png
+	$(MAKE_DATASET) degrade $(UNSEEN) --task snow --max-side 128 --hq $(DEMO)/samples/hq/unseen-snowy.png \
+		-o $(DEMO)/samples/unseen-snowy.png
+	$(MAKE_DATASET) degrade $(UNSEEN) --task noise --max-side 128 --hq $(DEMO)/samples/hq/unseen-noisy.png \
+		-o $(DEMO)/samples/unseen-noisy.png
+	@echo "== 8/9 classify them with the demo DA-CLIP ($(WEIGHTS)/daclip)"
+	$(DACLIP) classify $(DEMO)/samples/*.png --ckpt $(WEIGHTS)/daclip
+	@echo "== 9/9 restore them in 96 px tiles with the demo restorer ($(WEIGHTS)/restore) -> $(DEMO)/restored"
+	$(DACLIP) restore $(DEMO)/samples/*.png --ckpt $(WEIGHTS)/restore --out $(DEMO)/restored --steps 5 \
+		--tile 96 --overlap 16 --device cpu --overwrite
+	$(DACLIP) compare $(DEMO)/samples/*.png --restored $(DEMO)/restored --hq $(DEMO)/samples/hq \
+		--daclip $(WEIGHTS)/daclip -o $(DEMO)/summary.png
+	@echo "== done: LQ | restored | HQ with predicted type and PSNR in $(DEMO)/summary.png"
 
 bench: $(VENV)/.installed
 	$(PY) bench/degradations.py

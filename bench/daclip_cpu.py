@@ -131,8 +131,11 @@ def loader_throughput(manifests: list[str], model: str, image_size: int, batch_s
 @click.option("--workers", default=1, help="DataLoader workers during training.")
 @click.option("--threads", default=2, help="torch threads for the training process.")
 @click.option("--seed", default=0)
+@click.option("--export", default=None, type=click.Path(file_okay=False),
+              help="Also write the trained model here (float16 safetensors + config, recorded in RECORD.json "
+                   "beside it): how demo_weights/daclip is made.")
 def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, short_sides, per_scale, variants,
-         steps, workers, threads, seed) -> None:
+         steps, workers, threads, seed, export) -> None:
     import torch
 
     from daclip import load
@@ -192,7 +195,7 @@ def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, s
     result["train_steps"] = steps
 
     start = time.perf_counter()
-    summary = train(*config("run", steps, progress=True, val=tuple(sets["val"]), val_every=max(1, steps // 4),
+    summary = train(*config("run", steps, progress=True, val=tuple(sets["val"]), val_every=max(1, steps // 2),
                             max_minutes=minutes))
     result["train_steps_done"] = summary["final_step"]
     result["train_s"] = round(time.perf_counter() - start, 1)
@@ -210,6 +213,13 @@ def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, s
         "val_accuracy_at_least_0.90": report["accuracy"] >= 0.90,
         "controller_raises_content_cosine": report["cosine_hq_controlled"] > report["cosine_hq_plain"],
     }
+    if export:
+        from bench.demo_weights import export as export_weights
+
+        measured = {"val_accuracy": round(report["accuracy"], 4), "train_steps": result["train_steps_done"],
+                    "val_photos": VAL_PHOTOS, "train_photos": TRAIN_PHOTOS,
+                    "per_degradation": {r["degradation"]: r["accuracy"] for r in report["per_degradation"]}}
+        result["export"] = export_weights(work / "run", export, dtype="float16", measured=measured)
     (work / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

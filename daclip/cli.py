@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "evaluate-restore": "daclip.restoration.evaluate:command",
     "convert": "daclip.convert.command:command",
     "app": "daclip.app.server:command",
+    "compare": "daclip.restoration.compare:command",
 }
 MANIFEST = click.Path(exists=True, dir_okay=False)
 CONTROL_ORDERS = ("aligned", "reversed")  # daclip.controller.model.CONTROL_ORDERS (not imported: no torch here)

@@ -22,15 +22,24 @@ from .common.images import encode_map, load_image, save_image
 
 def degrade_file(
     image: Path | None, tasks: Sequence[str], output: Path, severity: str = "medium", seed: int = 0,
-    with_maps: bool = False,
+    with_maps: bool = False, max_side: int | None = None, hq_output: Path | None = None,
 ) -> dict[str, Any]:
-    """Degrade ``image`` (default: scikit-image's astronaut) and write LQ, params and maps."""
+    """Degrade ``image`` (default: scikit-image's astronaut) and write LQ, params and maps; ``max_side``
+    first downscales it (area filter), ``hq_output`` also writes the clean image that was degraded."""
     if image is None:
         from skimage import data
 
         img = np.ascontiguousarray(data.astronaut())
     else:
         img = load_image(image)
+    if max_side and max(img.shape[:2]) > max_side:
+        import cv2
+
+        scale = max_side / max(img.shape[:2])
+        size = (max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale)))
+        img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    if hq_output is not None:
+        save_image(img, hq_output)
     if len(tasks) == 1:
         _, params = D.degrade(img, tasks[0], seed=seed, severity=severity)
     else:
@@ -54,13 +63,17 @@ def degrade_file(
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="LQ image to write (.png, .jpg or .webp); params go to the same name with .json.")
 @click.option("--maps", "with_maps", is_flag=True, help="Also write the side maps (mask, transmission, kernel, ...).")
+@click.option("--max-side", type=click.IntRange(1), default=None, help="Downscale the image to this longest side first.")
+@click.option("--hq", "hq_output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the clean image that was degraded (after --max-side) here.")
 def command(image: Path | None, tasks: tuple[str, ...], severity: str, seed: int, output: Path,
-            with_maps: bool) -> None:
+            with_maps: bool, max_side: int | None, hq_output: Path | None) -> None:
     """Degrade one IMAGE (default: scikit-image's astronaut) and record every sampled parameter."""
     if image is None:
         click.echo("no IMAGE given: using scikit-image's astronaut sample photo")
     try:
-        params = degrade_file(image, tasks, output, severity=severity, seed=seed, with_maps=with_maps)
+        params = degrade_file(image, tasks, output, severity=severity, seed=seed, with_maps=with_maps,
+                              max_side=max_side, hq_output=hq_output)
     except ValueError as exc:  # unknown task, unreadable image, unsupported suffix
         raise click.ClickException(str(exc)) from exc
     names = [step["name"] for step in params["steps"]] if "steps" in params else [params["name"]]

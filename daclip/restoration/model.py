@@ -8,6 +8,8 @@ to rebuild everything::
      "daclip": "/abs/path/to/runs/daclip" or null, "train": {...}}
 
 The DA-CLIP that conditions the U-Net is frozen and stored by reference (its own checkpoint).
+``train-restore`` records an absolute path; a relative one (``"../daclip"``, as in
+``demo_weights/restore``) is resolved against the checkpoint folder, so the pair can move together.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from ..runtime.checkpoint import load_checkpoint, save_checkpoint
+from ..runtime.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from .sde import IRSDE, SDEConfig
 from .unet import ConditionalUNet, UNetConfig
 
@@ -204,6 +206,9 @@ def load_restoration(
         state, raw_config = convert_file(path, kind="unet")
         return from_weights(state, raw_config, device)
     state, raw_config, training_state = load_checkpoint(path, with_state=with_state)
+    ref = raw_config.get("daclip")
+    if ref and not Path(ref).is_absolute():  # relocatable pairs: relative to the checkpoint folder
+        raw_config = {**raw_config, "daclip": str((resolve_checkpoint(path) / ref).resolve())}
     return from_weights(state, raw_config, device, training_state)
 
 
@@ -232,15 +237,25 @@ def _unwrap(net: nn.Module) -> nn.Module:
 
 # --- conditioning ----------------------------------------------------------------------------
 @torch.no_grad()
-def embed(encoder: ImageEncoder | None, lq: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+def embed(
+    encoder: ImageEncoder | None, lq: torch.Tensor, degradation_text: str | None = None
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """DA-CLIP ``(content, degradation)`` embeddings of LQ images (B x 3 x H x W in [0, 1]), as float32.
 
     The whole image is seen at once (shorter side resized to the CLIP size, centre crop), as in
     the reference; ``encoder=None`` (unconditioned model) returns ``(None, None)``.
+
+    ``degradation_text`` (e.g. ``"rainy"``, the true type) is the oracle of the conditioning
+    ablation: the degradation embedding becomes that word's DA-CLIP text embedding (the target the
+    controller is trained towards), scaled to the image embedding's norm; the content embedding is
+    the image's as usual.
     """
     if encoder is None:
         return None, None
     content, degradation = encoder.encode_image(encoder.preprocess_tensor(lq))
+    if degradation_text is not None:
+        text = encoder.encode_text(encoder.tokenize([degradation_text]), normalize=True).to(degradation)
+        degradation = text.expand_as(degradation) * degradation.norm(dim=-1, keepdim=True)
     return content.float().to(lq.device), degradation.float().to(lq.device)
 
 

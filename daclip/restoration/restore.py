@@ -189,10 +189,12 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 def restore_array(
     net: ConditionalUNet, sde: IRSDE, encoder: ImageEncoder | None, img: np.ndarray, sampling: SamplingConfig,
     device: str | torch.device = "cpu", on_tiles: Callable[[int], None] | None = None,
+    degradation_text: str | None = None,
 ) -> np.ndarray:
-    """Restore one HxWx3 uint8 RGB image; returns HxWx3 uint8."""
+    """Restore one HxWx3 uint8 RGB image; returns HxWx3 uint8. ``degradation_text``: condition on that
+    degradation word instead of the image's degradation embedding (the ablation's oracle, see ``embed``)."""
     lq = to_tensor(img, device)
-    content, degradation = embed(encoder, lq)
+    content, degradation = embed(encoder, lq, degradation_text)
     return to_uint8(restore_tensor(net, sde, lq, sampling, content, degradation, on_tiles))
 
 

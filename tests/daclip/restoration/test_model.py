@@ -36,3 +36,30 @@ def test_checkpoint_round_trip_with_ema(tmp_path):
                                    atol=0, rtol=0)
         assert not torch.equal(loaded.inference_net("ema")(x, mu, t, c, d), net(x, mu, t, c, d))
     assert (folder / "model.safetensors").exists() and (folder / "config.json").exists()
+
+
+def test_relative_daclip_reference_resolves_against_the_checkpoint(tmp_path):
+    """demo_weights/restore names its DA-CLIP as ../daclip, so the pair can move; absolute paths still work."""
+    config, net = create_model("tiny", context_dim=16, daclip="../daclip")
+    save_restoration(tmp_path / "moved" / "restore", net, None, config)
+    loaded = load_restoration(tmp_path / "moved" / "restore")
+    assert loaded.config.daclip == str((tmp_path / "moved" / "daclip").resolve())
+    config, net = create_model("tiny", context_dim=16, daclip="/abs/daclip")
+    save_restoration(tmp_path / "abs", net, None, config)
+    assert load_restoration(tmp_path / "abs").config.daclip == "/abs/daclip"
+
+
+def test_oracle_degradation_text_replaces_only_the_degradation_embedding(daclip_run):
+    import torch.nn.functional as F
+
+    import daclip
+    from daclip.restoration.model import embed
+
+    encoder = daclip.load(daclip_run)
+    lq = torch.rand(2, 3, 40, 48)
+    content, degradation = embed(encoder, lq)
+    o_content, oracle = embed(encoder, lq, degradation_text="rainy")
+    text = encoder.encode_text(encoder.tokenize(["rainy"]), normalize=True)[0]
+    torch.testing.assert_close(o_content, content)
+    torch.testing.assert_close(oracle.norm(dim=-1), degradation.norm(dim=-1))
+    torch.testing.assert_close(F.normalize(oracle, dim=-1), text.expand(2, -1), atol=1e-5, rtol=1e-5)
