@@ -82,6 +82,7 @@ class DaCLIPTraining:
     """The runtime's task for DA-CLIP (see :class:`daclip.runtime.loop.Task`)."""
 
     name = "train-daclip"
+    log_every = DEFAULT_LOG_EVERY
     amp_dtype = torch.float16
     grad_clip = None
 

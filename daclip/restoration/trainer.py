@@ -102,6 +102,7 @@ class RestorationTraining:
     """The runtime's task for IR-SDE restoration (see :class:`daclip.runtime.loop.Task`)."""
 
     name = "train-restore"
+    log_every = DEFAULT_LOG_EVERY
     accum = 1
     find_unused_parameters = False
 

@@ -75,6 +75,7 @@ class Task(Protocol):
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     total_steps: int
+    log_every: int  # the trainer's default --log-every
     accum: int  # micro-batches per optimizer step
     samples_per_step: int  # samples one rank reads per optimizer step
     amp_dtype: torch.dtype | None  # autocast dtype on CUDA (float16 adds a grad scaler); None: off
@@ -142,7 +143,7 @@ def _train(task: Task, ctx: RunContext) -> dict[str, Any]:
     stop = min(total, settings.stop_at) if settings.stop_at else total
     save_every = settings.save_interval(total)
     val_every = settings.val_every or save_every
-    log_every = settings.log_every or 10
+    log_every = settings.log_every or task.log_every
     module: nn.Module = task.module
     if dist.world > 1:
         from torch.nn.parallel import DistributedDataParallel
