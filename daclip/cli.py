@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from pipelines.common.cli import GuardedCommand, console_group, setup_logging
+from pipelines.common.cli import GuardedCommand, LocalOrURL, console_group, setup_logging
 
 from .runtime.settings import run_options, settings_from_kwargs
 
@@ -27,7 +27,7 @@ SUBCOMMANDS = {
     "app": "daclip.app.server:command",
     "compare": "daclip.restoration.compare:command",
 }
-MANIFEST = click.Path(exists=True, dir_okay=False)
+MANIFEST = LocalOrURL  # a local file, or a manifest on object storage (s3://...)
 CONTROL_ORDERS = ("aligned", "reversed")  # daclip.controller.model.CONTROL_ORDERS (not imported: no torch here)
 DEGRADATION_LOSSES = ("ce", "infonce")  # daclip.controller.losses.DEGRADATION_LOSSES
 RESTORE_LOSSES = ("ml", "x0")  # daclip.restoration.trainer.LOSSES

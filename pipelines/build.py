@@ -32,6 +32,7 @@ import pandas as pd
 from .assemble import assemble_task
 from .common.files import write_json_atomic
 from .common.locks import output_locks
+from .common.remote import is_url
 from .distribute import run_local
 from .distribute_ray import run_ray
 from .job import Progress, ShardJob, Work, run_work
@@ -72,8 +73,8 @@ class BuildPlan:
 class BuildOptions:
     """How to run a plan; none of it changes the bytes of a shard."""
 
-    out: Path = Path("data")
-    manifests: Path = Path("manifests")
+    out: Path | str = Path("data")  # a URL (``s3://...``) stays a string: see pipelines.staging
+    manifests: Path | str = Path("manifests")
     workers: int = 1
     part: tuple[int, int] = (0, 1)
     overwrite: bool = False
@@ -121,6 +122,13 @@ def build(
     """Run (or resume) ``plan``; ``on_plan(samples, shard jobs)`` once, ``on_progress(n)`` as samples
     are done (skipped shards included). ``started``: the clock of the run (listing included)."""
     start = time.perf_counter() if started is None else started
+    if is_url(str(options.out)) or is_url(str(options.manifests)):  # object storage: see pipelines.staging
+        from .staging import staged
+
+        with staged(plan, options) as (plan, options, stage), lock_outputs(options):
+            report = _build(plan, options, on_plan, on_progress, start, on_result=stage.mirror_result)
+            report.manifests = stage.publish_outputs(plan.tasks, report.manifests)
+            return report
     with lock_outputs(options):
         return _build(plan, options, on_plan, on_progress, start)
 
@@ -134,7 +142,8 @@ def lock_outputs(options: BuildOptions) -> contextlib.AbstractContextManager:
 
 
 def _build(plan: BuildPlan, options: BuildOptions, on_plan: Callable[[int, int], None] | None,
-           on_progress: Progress | None, start: float) -> BuildReport:
+           on_progress: Progress | None, start: float,
+           on_result: Callable[[dict, Sequence[ShardJob]], None] | None = None) -> BuildReport:
     distribute = get_distributor(options.distributor)
     report = BuildReport(notes=list(plan.notes), details=list(plan.details), unit=plan.unit)
     jobs = [job for job in plan.jobs if in_part(job.shard_id, options.part)]
@@ -160,6 +169,8 @@ def _build(plan: BuildPlan, options: BuildOptions, on_plan: Callable[[int, int],
             pending.append(Work(job, todo))
     for result in distribute(run_work, pending, options.workers, initializer=configure_process,
                              on_progress=on_progress, **options.distributor_options):
+        if on_result:
+            on_result(result, jobs)
         for stats in result.values():
             report.shards_written += 1
             report.samples_done += int(stats.get("count", 0))

@@ -32,6 +32,7 @@ import degradations
 from .build import BuildOptions, BuildPlan, BuildReport, build
 from .build_cli import FOLLOW_SYMLINKS, ProgressBars, build_options, distribution, invocation, run_command
 from .common import images
+from .common.remote import as_path
 from .distribute import resolve_part
 from .ingest_worker import KIND, ORIGIN, IngestConfig, IngestSpec
 from .job import Progress
@@ -72,7 +73,7 @@ def ingest(
     """Ingest listed pairs (see :func:`list_daclip_tree` / :func:`pair_folders`) into shards + manifests."""
     start = time.perf_counter()
     plan = plan_ingest(found, config, str(out), list(notes or []))
-    options = BuildOptions(out=Path(out), manifests=Path(manifests), workers=workers, part=part,
+    options = BuildOptions(out=as_path(out), manifests=as_path(manifests), workers=workers, part=part,
                            overwrite=overwrite, command=command, distributor=distributor,
                            distributor_options=dict(distributor_options or {}))
     return build(plan, options, on_plan=on_plan, on_progress=on_progress, started=start)

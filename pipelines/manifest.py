@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .common.files import open_regular, write_atomic
+from .common import remote
+from .common.files import write_atomic
 
 if TYPE_CHECKING:  # pandas is imported by the functions that return frames (workers never need it)
     import pandas as pd
@@ -145,11 +146,11 @@ def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pa.
     read it is a :class:`~pipelines.validate.ManifestError`."""
     from .validate import ManifestError
 
-    path = Path(path)
-    if not path.exists():
+    path = remote.as_path(path)
+    if not (remote.exists(path) if remote.is_url(path) else path.exists()):
         raise FileNotFoundError(f"manifest not found: {path}")
     try:
-        with open_regular(path) as handle:
+        with remote.open_input(path) as handle:
             return pq.read_table(handle, columns=columns)
     except (pa.ArrowException, ValueError, OSError, EOFError) as exc:
         raise ManifestError(f"{path}: not a readable Parquet manifest ({type(exc).__name__}: {exc})") from None
@@ -157,7 +158,7 @@ def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pa.
 
 def read_metadata(path: str | os.PathLike) -> dict[bytes, bytes] | None:
     """A Parquet file's schema metadata (footer only)."""
-    with open_regular(path) as handle:
+    with remote.open_input(path) as handle:
         return pq.read_schema(handle).metadata
 
 
@@ -170,7 +171,7 @@ def read_manifest(path: str | os.PathLike, status: str | None = "ok", validate: 
     """
     from .validate import ManifestError, check_partner, validate_table
 
-    path = Path(path)
+    path = remote.as_path(path)
     table = read_table(path)
     if validate:
         validate_table(table, path, SCHEMA)
@@ -184,9 +185,14 @@ def read_manifest(path: str | os.PathLike, status: str | None = "ok", validate: 
             frame[name] = None
     if status is not None:
         frame = frame[frame["status"] == status].reset_index(drop=True)
-    base = path.resolve().parent
     shards = frame["shard"]
-    resolved = {s: str((base / s).resolve()) for s in shards.dropna().unique() if isinstance(s, str) and s}
+    names = [s for s in shards.dropna().unique() if isinstance(s, str) and s]
+    if remote.is_url(path):  # relative to the manifest's folder on the store (or already a URL)
+        folder = path.rsplit("/", 1)[0]
+        resolved = {s: s if remote.is_url(s) else remote.join(folder, s) for s in names}
+    else:
+        base = path.resolve().parent
+        resolved = {s: s if remote.is_url(s) else str((base / s).resolve()) for s in names}
     mapped = shards.map(resolved).astype(object)
     frame["shard_path"] = mapped.where(mapped.notna(), None)
     return frame

@@ -18,14 +18,19 @@ import pandas as pd
 
 import degradations
 
+from .common import remote
+from .common.cli import LocalOrURL
 from .manifest import read_manifest
 
 TOP_ERRORS = 10
 
 
-def task_manifests(folder: str | os.PathLike = "manifests") -> list[Path]:
-    """Per-task manifests in a folder: ``<task>[.ingested][.part-i-of-N].parquet``."""
-    out = []
+def task_manifests(folder: str | os.PathLike = "manifests") -> list[Path | str]:
+    """Per-task manifests in a folder (or a URL): ``<task>[.ingested][.part-i-of-N].parquet``."""
+    if remote.is_url(str(folder)):
+        return [remote.join(str(folder), name) for name in remote.listdir(str(folder))
+                if name.endswith(".parquet") and name.split(".")[0] in degradations.NAMES]
+    out: list[Path | str] = []
     for path in sorted(Path(folder).glob("*.parquet")):
         if path.stem.split(".")[0] in degradations.NAMES:
             out.append(path)
@@ -49,8 +54,8 @@ def dataset_stats(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:
     for task, rows in sorted(frame.groupby("degradation"), key=lambda kv: str(kv[0])):
         ok = rows[rows["status"] == "ok"]
         shards = sorted({p for p in rows["shard_path"] if isinstance(p, str)})
-        existing = [p for p in shards if os.path.exists(p)]
-        size = sum(os.path.getsize(p) for p in existing)
+        sizes = [_size(p) for p in shards]  # None: missing
+        size = sum(n for n in sizes if n is not None)
         shard_bytes_total += size
         splits = {}
         for split, part in rows.groupby("split"):
@@ -64,7 +69,7 @@ def dataset_stats(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:
             "clean_images": int(ok["hq_sha256"].nunique()),
             "captioned": int(ok["caption"].notna().sum()),
             "shards": len(shards),
-            "missing_shards": len(shards) - len(existing),
+            "missing_shards": sum(n is None for n in sizes),
             "shard_bytes": int(size),
             "width": _summary(ok["width"]),
             "height": _summary(ok["height"]),
@@ -72,6 +77,17 @@ def dataset_stats(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:
         }
     result["totals"]["shard_bytes"] = int(shard_bytes_total)
     return result
+
+
+def _size(path: str) -> int | None:
+    """A shard's bytes (a local file or an object); None when it is missing."""
+    if remote.is_url(path):
+        fs, key = remote.filesystem(path)
+        try:
+            return int(fs.size(key))
+        except FileNotFoundError:
+            return None
+    return os.path.getsize(path) if os.path.exists(path) else None
 
 
 def _summary(values: pd.Series) -> dict[str, float] | None:
@@ -140,7 +156,7 @@ def format_stats(stats: dict[str, Any]) -> str:
 
 
 @click.command("stats")
-@click.argument("manifests", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.argument("manifests", nargs=-1, type=LocalOrURL)
 @click.option("--manifest-dir", default="manifests", show_default=True, type=click.Path(file_okay=False),
               help="Where to find per-task manifests when none are given.")
 @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False), help="Also write the stats here.")

@@ -17,7 +17,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 import click
@@ -28,6 +27,7 @@ from . import sources
 from .build import BuildOptions, BuildPlan, BuildReport, build, format_summary
 from .build_cli import FOLLOW_SYMLINKS, ProgressBars, build_options, distribution, invocation, run_command
 from .common import images
+from .common.remote import as_path
 from .distribute import resolve_part
 from .job import Progress
 from .shards import ConfigMismatch
@@ -124,7 +124,7 @@ def synthesize(
     if on_listed:
         on_listed(len(listed))
     plan = sources.build_plan(sources.hash_sources(listed, on_hash_progress), config.shard_size, config.variants)
-    options = BuildOptions(out=Path(out), manifests=Path(manifests), workers=workers, part=part,
+    options = BuildOptions(out=as_path(out), manifests=as_path(manifests), workers=workers, part=part,
                            overwrite=overwrite, command=command, distributor=distributor,
                            distributor_options=dict(distributor_options or {}))
     report = build(plan_synthesis(config, input, str(out), plan, skipped), options, on_plan=on_plan,

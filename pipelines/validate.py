@@ -34,6 +34,8 @@ import pyarrow.compute as pc
 
 import degradations
 
+from .common import remote
+
 __all__ = ["KEY_PATTERN", "MERGE_ID", "MERGE_PARTNER", "REQUIRED", "ManifestError", "check_partner",
            "degradation_problem", "members_problem", "validate_table"]
 
@@ -151,12 +153,18 @@ def check_partner(path: str | os.PathLike, metadata: dict[bytes, bytes] | None,
     """Refuse a merged manifest whose partner (train <-> val) on disk comes from another merge run."""
     if not metadata or MERGE_PARTNER not in metadata:
         return
-    partner = Path(path).parent / metadata[MERGE_PARTNER].decode("utf-8", "replace")
-    if not partner.is_file():
-        return
+    name = metadata[MERGE_PARTNER].decode("utf-8", "replace")
+    if remote.is_url(str(path)):
+        partner = remote.join(str(path).rsplit("/", 1)[0], name)
+        if not remote.exists(partner):
+            return
+    else:
+        partner = Path(path).parent / name
+        if not partner.is_file():
+            return
     theirs = (read_metadata(partner) or {}).get(MERGE_ID)
     if theirs != metadata.get(MERGE_ID):
         raise ManifestError(
-            f"{path}: its partner {partner.name} comes from another merge run (merge was cut off between "
+            f"{path}: its partner {name} comes from another merge run (merge was cut off between "
             "writing the two); rerun make-dataset merge"
         )

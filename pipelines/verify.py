@@ -21,6 +21,8 @@ import click
 import pandas as pd
 import pyarrow as pa
 
+from .common import remote
+from .common.cli import LocalOrURL
 from .common.files import file_sha256, read_regular
 from .common.images import DEFAULT_MAX_PIXELS, ImageError, check_pixels
 from .common.tars import DEFAULT_MAX_MEMBER_BYTES, iter_digests
@@ -81,18 +83,38 @@ def read_tar_members(path: Path, max_pixels: int | None = DEFAULT_MAX_PIXELS,
     return samples, bad_images, None
 
 
-def _check_stats(tar: Path, label: str, problems: list[str]) -> None:
-    stats_file = tar.with_name(tar.name[: -len(".tar")] + STATS_SUFFIX)
+def _sibling(tar: Path | str, suffix: str) -> Path | str:
+    """The shard's file with ``suffix`` in place of ``.tar`` (a local path or a URL)."""
+    return (tar[: -len(".tar")] + suffix) if isinstance(tar, str) else tar.with_name(tar.name[: -len(".tar")] + suffix)
+
+
+def _name(path: Path | str) -> str:
+    return path.rsplit("/", 1)[-1] if isinstance(path, str) else path.name
+
+
+def _size(path: Path | str) -> int:
+    if isinstance(path, str):
+        fs, key = remote.filesystem(path)
+        return int(fs.size(key))
+    return path.stat().st_size
+
+
+def _is_file(path: Path | str) -> bool:
+    return remote.exists(path) if isinstance(path, str) else path.is_file()
+
+
+def _check_stats(tar: Path | str, label: str, problems: list[str]) -> None:
+    stats_file = _sibling(tar, STATS_SUFFIX)
     try:
         stats = json.loads(read_regular(stats_file).decode("utf-8"))
         if not isinstance(stats, dict):
             raise ValueError("not a JSON object")
     except (OSError, ValueError):
-        problems.append(f"{label}: no readable {stats_file.name} (shard never completed?)")
+        problems.append(f"{label}: no readable {_name(stats_file)} (shard never completed?)")
         return
-    size = tar.stat().st_size
+    size = _size(tar)
     if "tar_bytes" in stats and stats["tar_bytes"] != size:
-        problems.append(f"{label}: size {size} bytes, but {stats_file.name} records {stats['tar_bytes']}")
+        problems.append(f"{label}: size {size} bytes, but {_name(stats_file)} records {stats['tar_bytes']}")
     if "tar_sha256" in stats:
         try:
             digest = file_sha256(tar)
@@ -100,25 +122,25 @@ def _check_stats(tar: Path, label: str, problems: list[str]) -> None:
             problems.append(f"{label}: cannot read the tar ({exc})")
             return
         if digest != stats["tar_sha256"]:
-            problems.append(f"{label}: sha256 differs from the one recorded in {stats_file.name}")
+            problems.append(f"{label}: sha256 differs from the one recorded in {_name(stats_file)}")
 
 
-def _check_counts(tar: Path, label: str, samples: dict, problems: list[str]) -> None:
-    parquet = tar.with_suffix(".parquet")
-    if not parquet.is_file():
-        problems.append(f"{label}: shard Parquet {parquet.name} is missing")
+def _check_counts(tar: Path | str, label: str, samples: dict, problems: list[str]) -> None:
+    parquet = _sibling(tar, ".parquet")
+    if not _is_file(parquet):
+        problems.append(f"{label}: shard Parquet {_name(parquet)} is missing")
         return
     try:
         shard_rows = read_table(parquet, columns=["key", "status"]).to_pandas()
     except (ManifestError, pa.ArrowException) as exc:
-        problems.append(f"{label}: shard Parquet {parquet.name} is unreadable ({exc})")
+        problems.append(f"{label}: shard Parquet {_name(parquet)} is unreadable ({exc})")
         return
     expected = set(shard_rows.loc[shard_rows["status"] == "ok", "key"])
     if len(samples) != len(expected):
-        problems.append(f"{label}: {len(samples)} samples in the tar, {len(expected)} ok rows in {parquet.name}")
+        problems.append(f"{label}: {len(samples)} samples in the tar, {len(expected)} ok rows in {_name(parquet)}")
     extra = sorted(set(samples) - expected)
     if extra:
-        problems.append(f"{label}: {len(extra)} sample(s) not listed in {parquet.name}, e.g. {extra[0]}")
+        problems.append(f"{label}: {len(extra)} sample(s) not listed in {_name(parquet)}, e.g. {extra[0]}")
 
 
 def _check_row(row: dict, samples: dict, label: str, problems: list[str]) -> None:
@@ -162,10 +184,10 @@ def verify_manifest(path: str | Path, on_progress: Callable[[int], None] | None 
     if no_shard.any():
         report.problems.append(f"manifest: {int(no_shard.sum())} stored row(s) without a shard path")
     for shard_path, rows in stored.groupby("shard_path", sort=True):
-        tar = Path(shard_path)
+        tar = remote.as_path(shard_path)
         label = str(rows["shard"].iloc[0])
         report.shards_checked += 1
-        if not tar.is_file():
+        if not _is_file(tar):
             report.problems.append(f"{label}: shard is missing ({len(rows)} sample(s) lost)")
             if on_progress:
                 on_progress(len(rows))
@@ -185,7 +207,7 @@ def verify_manifest(path: str | Path, on_progress: Callable[[int], None] | None 
 
 
 @click.command("verify")
-@click.option("--manifest", "manifests", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--manifest", "manifests", multiple=True, required=True, type=LocalOrURL,
               help="Manifest to check (repeatable).")
 @click.option("--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, type=click.IntRange(min=1),
               help="Image members with more pixels (read from their headers) are problems.")

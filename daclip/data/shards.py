@@ -21,13 +21,13 @@ import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import webdataset as wds
 
 from degradations import index_of
 from pipelines.common.images import DEFAULT_MAX_PIXELS, decode_rgb
+from pipelines.common.remote import is_url
 from pipelines.common.tars import TarSamples
 from pipelines.manifest import read_manifest
 
@@ -79,7 +79,7 @@ def load_index(manifests: str | os.PathLike | Sequence[str | os.PathLike], split
     samples: dict[str, SampleInfo] = {}
     shards: set[str] = set()
     for path in paths:
-        frame = read_manifest(Path(path))
+        frame = read_manifest(path)
         if split is not None:
             frame = frame[frame["split"] == split]
         for key, degradation, caption, shard in zip(
@@ -90,7 +90,8 @@ def load_index(manifests: str | os.PathLike | Sequence[str | os.PathLike], split
             shards.add(shard)
     if not samples:
         raise ValueError(f"no usable rows (status ok{', split ' + split if split else ''}) in {paths}")
-    missing = sorted(s for s in shards if not os.path.exists(s))
+    # local shards are checked here; remote ones (s3://...) are streamed and fail when opened
+    missing = sorted(s for s in shards if not is_url(s) and not os.path.exists(s))
     if missing:
         raise FileNotFoundError(f"{len(missing)} shard(s) listed in the manifest are missing, e.g. {missing[0]}")
     return ShardIndex(shards=tuple(sorted(shards)), samples=samples)

@@ -26,6 +26,22 @@ def setup_logging(verbose: bool = False) -> None:
         logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
+class _LocalOrURL(click.ParamType):
+    """An input file: a URL (``s3://...``, checked when read) or an existing local file."""
+
+    name = "path"
+
+    def convert(self, value, param, ctx):
+        from .remote import is_url
+
+        if is_url(value):
+            return value
+        return click.Path(exists=True, dir_okay=False).convert(value, param, ctx)
+
+
+LocalOrURL = _LocalOrURL()
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use.
 

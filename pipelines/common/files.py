@@ -139,8 +139,10 @@ def open_regular(path: str | os.PathLike) -> IO[bytes]:
 
 
 def read_regular(path: str | os.PathLike) -> bytes:
-    """The bytes of a regular file (see :func:`open_regular`)."""
-    with open_regular(path) as handle:
+    """The bytes of a regular file (see :func:`open_regular`) or of an object (a URL)."""
+    from .remote import open_input
+
+    with open_input(path) as handle:
         return handle.read()
 
 
@@ -151,9 +153,11 @@ def _kind(mode: int) -> str:
 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """sha256 of a regular file, read in chunks (never the whole file in memory)."""
+    """sha256 of a regular file or an object (a URL), read in chunks (never the whole file in memory)."""
+    from .remote import open_input
+
     digest = hashlib.sha256()
-    with open_regular(path) as handle:
+    with open_input(path) as handle:
         for block in iter(lambda: handle.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -23,7 +23,7 @@ from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from .files import open_regular
+from .remote import open_input
 
 __all__ = [
     "DEFAULT_MAX_MEMBER_BYTES",
@@ -74,7 +74,7 @@ def check_member(info: tarfile.TarInfo, max_member_bytes: int = DEFAULT_MAX_MEMB
 
 def _open(source: Source, mode: str) -> tuple[tarfile.TarFile, IO[bytes] | None]:
     if isinstance(source, (str, os.PathLike)):
-        handle = open_regular(source)
+        handle = open_input(source)  # a local regular file, or an object for a URL
         try:
             return tarfile.open(fileobj=handle, mode=mode), handle
         except BaseException:
@@ -200,7 +200,7 @@ def read_member(path: str | os.PathLike, offset: int, size: int,
     """The ``size`` bytes at ``offset`` (from :func:`member_index`), with one seek."""
     if size > max_member_bytes:
         raise UnsafeTarError(f"member of {size} bytes is over the limit of {max_member_bytes}")
-    with open_regular(path) as handle:
+    with open_input(path) as handle:
         handle.seek(offset)
         data = handle.read(size)
     if len(data) != size:
