@@ -80,7 +80,7 @@ def _run_trainer(train: Any, config: Any, kwargs: dict[str, Any]) -> None:
               help="Weight of 1-cos(content(LQ), CLIP(HQ)); reads HQ images when > 0.")
 @click.option("--split", "train_split", default=None, help="Use only rows of this split from --shards.")
 @click.option("--val-split", default=None, help="Use only rows of this split from --val.")
-@run_options(steps_default=None, log_every_default=10, mix_default="weighted")
+@run_options("train-daclip")
 @click.option("-v", "--verbose", is_flag=True)
 def train_daclip(verbose: bool, **kwargs: Any) -> None:
     """Train the DA-CLIP controller on a frozen CLIP from WebDataset shards."""
@@ -118,7 +118,7 @@ def train_daclip(verbose: bool, **kwargs: Any) -> None:
 @click.option("--ema-decay", default=0.995, type=float)
 @click.option("--ema-every", default=10, type=click.IntRange(min=1), help="Update the EMA weights every this many steps.")
 @click.option("--no-amp", is_flag=True, help="Disable mixed precision on CUDA.")
-@run_options(steps_default=1000, log_every_default=20, mix_default="round-robin")
+@run_options("train-restore")
 @click.option("-v", "--verbose", is_flag=True)
 def train_restore(verbose: bool, no_daclip: bool, no_amp: bool, **kwargs: Any) -> None:
     """Train the IR-SDE restoration U-Net (DA-CLIP conditioned unless --no-daclip)."""

@@ -27,7 +27,7 @@ from ..data.segments import segmented_batches
 from ..data.shards import ShardIndex, check_index, load_index
 from ..runtime.loop import RunContext, run
 from ..runtime.schedule import warmup_cosine
-from ..runtime.settings import RunSettings
+from ..runtime.settings import TRAINER_DEFAULTS, RunSettings
 from .evaluate import val_accuracy
 from .losses import LossConfig
 from .model import DaCLIP, DaCLIPConfig, build, from_weights, state_for_checkpoint
@@ -37,8 +37,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["TrainConfig", "train"]
 
-DEFAULT_MIX = "weighted"
-DEFAULT_LOG_EVERY = 10
+DEFAULTS = TRAINER_DEFAULTS["train-daclip"]
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ class DaCLIPTraining:
     """The runtime's task for DA-CLIP (see :class:`daclip.runtime.loop.Task`)."""
 
     name = "train-daclip"
-    log_every = DEFAULT_LOG_EVERY
+    log_every = DEFAULTS["log_every"]
     amp_dtype = torch.float16
     grad_clip = None
 
@@ -137,7 +136,7 @@ class DaCLIPTraining:
             self.index, seed=self.ctx.settings.seed, start=start, every=save_every, batch_size=self.cfg.batch_size,
             workers=self.ctx.workers, image_size=self.model.image_size, tokenizer=self.model.tokenizer,
             with_hq=self.cfg.hq_align_weight > 0, shuffle_buffer=self.cfg.shuffle_buffer,
-            mix=self.ctx.settings.mix or DEFAULT_MIX, max_pixels=self.ctx.settings.max_pixels,
+            mix=self.ctx.settings.mix or DEFAULTS["mix"], max_pixels=self.ctx.settings.max_pixels,
             max_bad_fraction=self.ctx.settings.max_bad_fraction,
         )
         try:

@@ -34,7 +34,7 @@ from ..data.prefetch import prefetch
 from ..data.shards import check_index, load_index
 from ..runtime.loop import RunContext, run
 from ..runtime.schedule import warmup_cosine
-from ..runtime.settings import RunSettings
+from ..runtime.settings import TRAINER_DEFAULTS, RunSettings
 from .evaluate import validate
 from .model import EMA, RestorationConfig, checkpoint_weights, create_model, embed, from_weights
 from .sde import IRSDE, SDEConfig
@@ -44,9 +44,7 @@ log = logging.getLogger(__name__)
 __all__ = ["LOSSES", "TrainConfig", "train"]
 
 LOSSES = {"ml": IRSDE.loss, "x0": IRSDE.x0_loss}
-DEFAULT_STEPS = 1000
-DEFAULT_MIX = "round-robin"
-DEFAULT_LOG_EVERY = 20
+DEFAULTS = TRAINER_DEFAULTS["train-restore"]
 
 
 @dataclass(frozen=True)
@@ -88,7 +86,7 @@ class TrainConfig:
 def train(cfg: TrainConfig, settings: RunSettings) -> dict[str, Any]:
     """Train (or resume) a restoration model; returns a summary of the run (last metrics included)."""
     if settings.steps is None:
-        settings = dataclasses.replace(settings, steps=DEFAULT_STEPS)
+        settings = dataclasses.replace(settings, steps=DEFAULTS["steps"])
     return run(partial(RestorationTraining.build, cfg), settings)
 
 
@@ -102,7 +100,7 @@ class RestorationTraining:
     """The runtime's task for IR-SDE restoration (see :class:`daclip.runtime.loop.Task`)."""
 
     name = "train-restore"
-    log_every = DEFAULT_LOG_EVERY
+    log_every = DEFAULTS["log_every"]
     accum = 1
     find_unused_parameters = False
 
@@ -115,7 +113,7 @@ class RestorationTraining:
         train_defaults = config.train
         self.batch_size, self.patch = int(train_defaults["batch_size"]), int(train_defaults["patch"])
         lr = float(train_defaults["lr"])
-        self.total_steps = int(ctx.settings.steps or DEFAULT_STEPS)
+        self.total_steps = int(ctx.settings.steps or DEFAULTS["steps"])
         self.samples_per_step = self.batch_size
         self.grad_clip = cfg.grad_clip
         self.amp_dtype = _amp_dtype(cfg)
@@ -163,7 +161,7 @@ class RestorationTraining:
     def batches(self, start: int, save_every: int) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
         settings = self.ctx.settings
         batches = PatchBatches(self.indexes, self.batch_size, self.patch, settings.seed, self.ctx.dist.rank,
-                               save_every, self.cfg.shuffle_buffer, mix=settings.mix or DEFAULT_MIX,
+                               save_every, self.cfg.shuffle_buffer, mix=settings.mix or DEFAULTS["mix"],
                                decode_threads=self.ctx.workers, max_pixels=settings.max_pixels,
                                max_bad_fraction=settings.max_bad_fraction)
         return prefetch(batches(start)) if self.ctx.workers else batches(start)

@@ -23,6 +23,12 @@ from ..data.health import DEFAULT_MAX_BAD_FRACTION
 
 MIX_POLICIES = ("weighted", "round-robin")
 DEFAULT_SAVE_EVERY = 1000
+
+# what each trainer assumes when a run flag is not given (the CLI and the Python API alike)
+TRAINER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "train-daclip": {"steps": None, "log_every": 10, "mix": "weighted"},  # steps: --epochs x samples / batch
+    "train-restore": {"steps": 1000, "log_every": 20, "mix": "round-robin"},
+}
 MAX_DEFAULT_WORKERS = 4
 
 
@@ -94,8 +100,11 @@ def _merge_alias(kwargs: dict[str, Any], alias: str, name: str, scale: float = 1
         kwargs[name] = value * scale if scale != 1.0 else value
 
 
-def run_options(*, steps_default: int | None, log_every_default: int, mix_default: str) -> Callable:
-    """Click decorator adding the shared run flags; the wrapped command receives ``run: RunSettings``."""
+def run_options(trainer: str) -> Callable:
+    """Click decorator adding the shared run flags with ``trainer``'s defaults (:data:`TRAINER_DEFAULTS`);
+    :func:`settings_from_kwargs` turns them into a :class:`RunSettings`."""
+    defaults = TRAINER_DEFAULTS[trainer]
+    steps_default, log_every_default, mix_default = defaults["steps"], defaults["log_every"], defaults["mix"]
 
     def decorate(command: Callable) -> Callable:
         options = [

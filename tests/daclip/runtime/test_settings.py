@@ -19,7 +19,7 @@ def _command():
     seen = {}
 
     @click.command()
-    @run_options(steps_default=None, log_every_default=10, mix_default="weighted")
+    @run_options("train-daclip")
     def command(**kwargs):
         seen["run"] = settings_from_kwargs(kwargs)
         seen["rest"] = kwargs
