@@ -10,16 +10,11 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+
+from tests.daclip.clirun import invoke_ok
 
 DACLIP_TRAIN_ARGS = ["--model", "tiny", "--pretrained", "none", "--steps", "6", "--save-every", "3",
                      "--batch-size", "8", "--lr", "1e-3", "--warmup", "2", "--workers", "1", "--seed", "1"]
-
-
-def _invoke(cli, args):
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture(scope="package")
@@ -29,10 +24,10 @@ def daclip_data(tmp_path_factory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("daclip_data")
     man = root / "manifests"
-    _invoke(dataset_cli, ["synthesize", "--task", "noisy", "--task", "jpeg", "--variants", "2", "--max-side", "64",
+    invoke_ok(dataset_cli, ["synthesize", "--task", "noisy", "--task", "jpeg", "--variants", "2", "--max-side", "64",
                           "--out", str(root / "data"), "--manifests", str(man), "--workers", "1",
                           "--val-fraction", "0.3", "--seed", "0"])
-    _invoke(dataset_cli, ["merge", str(man / "noisy.parquet"), str(man / "jpeg-compressed.parquet"),
+    invoke_ok(dataset_cli, ["merge", str(man / "noisy.parquet"), str(man / "jpeg-compressed.parquet"),
                           "--train", str(man / "train.parquet"), "--val", str(man / "val.parquet")])
     return {"train": man / "train.parquet", "val": man / "val.parquet", "root": root}
 
@@ -49,7 +44,7 @@ def daclip_run(daclip_data, tmp_path_factory) -> Path:
     from daclip.cli import train_daclip as main
 
     out = tmp_path_factory.mktemp("runs") / "full"
-    result = _invoke(main, ["--shards", str(daclip_data["train"]), "--val", str(daclip_data["val"]),
+    result = invoke_ok(main, ["--shards", str(daclip_data["train"]), "--val", str(daclip_data["val"]),
                             *DACLIP_TRAIN_ARGS, "--out", str(out)])
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert summary["final_step"] == 6 and summary["val_accuracy"] is not None

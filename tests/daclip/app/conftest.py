@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import _invoke
+from tests.daclip.clirun import invoke_ok
 
 MICRO_UNET = {"unet": {"nf": 8, "ch_mult": [1, 2], "dim_head": 8, "num_prompts": 4},
               "train": {"patch": 16, "batch_size": 2, "lr": 0.001}}
@@ -32,7 +32,7 @@ def app_data(tmp_path_factory) -> dict[str, Path]:
     for name in ("astronaut", "coffee"):
         cv2.imwrite(str(photos / f"{name}.png"), cv2.cvtColor(getattr(data, name)()[:96, :128], cv2.COLOR_RGB2BGR))
     (photos / "broken.png").write_bytes((photos / "coffee.png").read_bytes()[:200])
-    _invoke(dataset_cli, ["synthesize", "--task", "noisy", "--task", "hazy", "--task", "motion-blurry",
+    invoke_ok(dataset_cli, ["synthesize", "--task", "noisy", "--task", "hazy", "--task", "motion-blurry",
                           "--input", str(photos), "--variants", "2", "--max-side", "48", "--out", str(root / "data"),
                           "--manifests", str(root / "manifests"), "--val-fraction", "0.3", "--seed", "0"])
     bad = root / "bad.parquet"
@@ -48,7 +48,7 @@ def restorer_run(app_data, tmp_path_factory) -> Path:
     micro = tmp_path_factory.mktemp("micro") / "micro.json"
     micro.write_text(json.dumps(MICRO_UNET))
     out = tmp_path_factory.mktemp("restore_run") / "run"
-    _invoke(train_restore, ["--shards", str(app_data["manifests"] / "noisy.parquet"), "--no-daclip",
+    invoke_ok(train_restore, ["--shards", str(app_data["manifests"] / "noisy.parquet"), "--no-daclip",
                             "--model", str(micro), "--split", "", "--steps", "1", "--workers", "0", "--out", str(out)])
     return out
 

@@ -11,14 +11,9 @@ from click.testing import CliRunner
 from daclip.cli import cli as daclip_cli
 from degradations import NAMES
 from pipelines.manifest import read_manifest
+from tests.daclip.clirun import invoke_ok
 
 torch.set_num_threads(1)
-
-
-def _invoke(cli, args):
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def test_classify_cli(daclip_run, daclip_data, tmp_path):
@@ -27,9 +22,9 @@ def test_classify_cli(daclip_run, daclip_data, tmp_path):
         member = next(m for m in tar.getmembers() if m.name.endswith(".lq.png"))
         (tmp_path / "lq.png").write_bytes(tar.extractfile(member).read())
     (tmp_path / "broken.png").write_bytes(b"not an image")
-    text = _invoke(daclip_cli, ["classify", str(tmp_path / "lq.png"), "--ckpt", str(daclip_run)]).output
+    text = invoke_ok(daclip_cli, ["classify", str(tmp_path / "lq.png"), "--ckpt", str(daclip_run)]).output
     assert text.startswith(f"{tmp_path / 'lq.png'}: ") and any(name in text for name in NAMES)
-    as_json = json.loads(_invoke(daclip_cli, ["classify", str(tmp_path / "lq.png"), "--ckpt", str(daclip_run),
+    as_json = json.loads(invoke_ok(daclip_cli, ["classify", str(tmp_path / "lq.png"), "--ckpt", str(daclip_run),
                                               "--json"]).output)
     (pred,) = as_json
     assert set(pred["probabilities"]) == set(NAMES)

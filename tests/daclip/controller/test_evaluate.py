@@ -6,24 +6,18 @@ import json
 
 import cv2
 import torch
-from click.testing import CliRunner
 
 from daclip.cli import cli as daclip_cli
 from degradations import NAMES
 from pipelines.manifest import read_manifest
+from tests.daclip.clirun import invoke_ok
 
 torch.set_num_threads(1)
 
 
-def _invoke(cli, args):
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
-
-
 def test_evaluate_cli(daclip_run, daclip_data, tmp_path):
     out = tmp_path / "eval"
-    result = _invoke(daclip_cli, ["evaluate", "--shards", str(daclip_data["val"]), "--ckpt", str(daclip_run),
+    result = invoke_ok(daclip_cli, ["evaluate", "--shards", str(daclip_data["val"]), "--ckpt", str(daclip_run),
                                   "--out", str(out), "--json"])
     report = json.loads(result.output)
     n_val = len(read_manifest(daclip_data["val"]))
@@ -37,5 +31,5 @@ def test_evaluate_cli(daclip_run, daclip_data, tmp_path):
     assert json.loads((out / "evaluation.json").read_text())["confusion"] == report["confusion"]
     png = cv2.imread(str(out / "confusion.png"))
     assert png is not None and png.shape[0] > 300
-    table = _invoke(daclip_cli, ["evaluate", "--shards", str(daclip_data["val"]), "--ckpt", str(daclip_run)]).output
+    table = invoke_ok(daclip_cli, ["evaluate", "--shards", str(daclip_data["val"]), "--ckpt", str(daclip_run)]).output
     assert "zero-shot" in table and table.splitlines()[-1].startswith("all")

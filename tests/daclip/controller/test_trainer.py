@@ -22,6 +22,7 @@ from daclip.controller.model import DaCLIPConfig, build
 from daclip.controller.trainer import TrainConfig, train
 from daclip.runtime.settings import RunSettings
 from pipelines.manifest import read_manifest, write_manifest
+from tests.daclip.clirun import invoke_ok
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[3]
@@ -35,12 +36,6 @@ def _train(**kwargs):
     """train() with TrainConfig and RunSettings fields given together (progress bar off)."""
     run = {k: kwargs.pop(k) for k in list(kwargs) if k in RUN_FIELDS}
     return train(TrainConfig(**kwargs), RunSettings(**run, progress=False))
-
-
-def _invoke(cli, args):
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def test_train_end_to_end_writes_loadable_checkpoints(daclip_run, daclip_data):
@@ -65,9 +60,9 @@ def test_train_end_to_end_writes_loadable_checkpoints(daclip_run, daclip_data):
 def test_resume_continues_exactly(daclip_run, daclip_data, daclip_train_args, tmp_path):
     out = tmp_path / "resumed"
     args = ["--shards", str(daclip_data["train"]), "--val", str(daclip_data["val"]), *daclip_train_args, "--out", str(out)]
-    first = _invoke(main, [*args, "--stop-at", "3"])
+    first = invoke_ok(main, [*args, "--stop-at", "3"])
     assert json.loads(first.output.strip().splitlines()[-1])["final_step"] == 3
-    _invoke(main, [*args, "--resume"])
+    invoke_ok(main, [*args, "--resume"])
     full = load_file(daclip_run / "checkpoints" / "step_00000006" / "model.safetensors")
     resumed = load_file(out / "checkpoints" / "step_00000006" / "model.safetensors")
     assert full.keys() == resumed.keys()
