@@ -8,8 +8,8 @@ where anything is written. Checked, all vectorised (a 1.5 M-row manifest takes a
 
 - the file is Parquet and has the columns :data:`REQUIRED`, each of the schema's type;
 - ``status`` is ``ok`` or ``error``; ``key`` matches :data:`KEY_PATTERN` (no dots, no path parts);
-- ``degradation`` is a known type or alias (:data:`degradations.NAMES`, :data:`degradations.ALIASES`),
-  or a mixture of them written ``a+b``;
+- ``degradation`` is a label (:mod:`degradations.labels`): a known type or alias, a mixture of
+  distinct types written ``a+b``, or ``unknown``;
 - ``shard`` names a ``.tar`` file; ``members`` is a JSON list of member suffixes such as
   ``hq.png`` (no path separators, no ``..``, known extensions). ``ok`` rows must have both;
   ``error`` rows may have neither (the writer records a shard but no members);
@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import degradations
+from degradations.labels import UNKNOWN, split_label
 
 from .common import remote
 
@@ -51,15 +52,13 @@ class ManifestError(ValueError):
     """A manifest that cannot be used; the message names the file, the row and the problem."""
 
 
-def _known_types() -> frozenset[str]:
-    return frozenset(degradations.NAMES) | frozenset(degradations.ALIASES)
-
-
 def degradation_problem(value: str) -> str | None:
-    known = _known_types()
-    if all(part in known for part in value.split("+")):
-        return None
-    return f"unknown degradation (known: {', '.join(degradations.NAMES)}, their aliases, or a+b mixtures)"
+    try:
+        split_label(value)
+    except ValueError:
+        return (f"unknown degradation (known: {', '.join(degradations.NAMES)}, their aliases, a+b mixtures "
+                f"of distinct types, or '{UNKNOWN}')")
+    return None
 
 
 def members_problem(value: str) -> str | None:
