@@ -16,6 +16,11 @@ run without ``--part`` folds the part files into ``captions.parquet`` and joins.
 manifest folders (:mod:`pipelines.common.locks`; parts share them). Shards are read through the
 safe tar reader and images checked against ``max_pixels`` before they are decoded.
 
+On object storage (``--manifests s3://bucket/prefix/manifests``) shards are read from the store,
+the store and the manifests are written back as whole objects (one put each: the captions store
+first, then each changed manifest), and the run holds the prefix with a lock object
+(:mod:`pipelines.common.store_locks`).
+
 Roles: this module (configuration, the run, the command), ``caption_plan`` (which images, where),
 ``captioner`` (BLIP, the shard dataset), ``caption_store`` (the store, the join, the import);
 the public names of the other three are re-exported here.
@@ -52,9 +57,12 @@ from .caption_store import (
     write_captions,
 )
 from .captioner import DEFAULT_MODEL, DTYPES, Captioner, GenerationSettings, ImageRef, caption_refs
+from .common import remote
+from .common.cli import FolderOrURL, LocalOrURL
 from .common.images import DEFAULT_MAX_PIXELS
 from .common.locks import output_locks
 from .common.models import ModelUnavailableError
+from .common.store_locks import store_locks
 
 __all__ = [
     "CAPTIONS_FILE", "CAPTIONS_SCHEMA", "DEFAULT_MODEL", "CaptionConfig", "CaptionReport", "Captioner",
@@ -137,20 +145,26 @@ def caption_manifests(
     config = config or CaptionConfig()
     if captions_file is not None and config.partitioned:
         raise ValueError("--captions-file imports everything at once; drop --part")
-    folder = Path(manifests_dir)
-    paths = [Path(p) for p in manifests] if manifests else list_manifests(folder)
+    folder = remote.as_path(manifests_dir)
+    paths = [remote.as_path(p) for p in manifests] if manifests else list_manifests(folder)
     if not paths:
         raise FileNotFoundError(f"no manifests in {folder}")
     part = "caption-part-{}-of-{}".format(*config.part) if config.partitioned else None
-    with output_locks({folder: 0, **{p.parent: 0 for p in paths}}, part):
+    if remote.is_url(folder) or any(remote.is_url(p) for p in paths):
+        if not all(remote.is_url(p) for p in (folder, *paths)):
+            raise ValueError(f"--manifests {folder} and the manifests: put all on object storage or all on local disk")
+        lock = store_locks({folder, *(p.rsplit("/", 1)[0] for p in paths)}, part)
+    else:
+        lock = output_locks({folder: 0, **{p.parent: 0 for p in paths}}, part)
+    with lock:
         return _caption(folder, paths, config, captions_file, captioner, progress)
 
 
-def _caption(folder: Path, paths: list[Path], config: CaptionConfig, captions_file: str | os.PathLike | None,
+def _caption(folder: Path | str, paths: list[Path | str], config: CaptionConfig, captions_file: str | os.PathLike | None,
              captioner: Captioner | None, progress: Callable[[int, int], None] | None) -> CaptionReport:
     start = time.perf_counter()
     store = load_captions(folder)
-    target = part_path(folder, config.part) if config.partitioned else folder / CAPTIONS_FILE
+    target = part_path(folder, config.part) if config.partitioned else remote.child(folder, CAPTIONS_FILE)
 
     have = () if config.overwrite else set(store.loc[store["caption"].notna(), "hq_sha256"])
     plan = plan_images(paths, config.part, skip=have)
@@ -183,10 +197,10 @@ def _caption(folder: Path, paths: list[Path], config: CaptionConfig, captions_fi
             "part %d/%d done; run without --part to merge the parts and fill the manifests", *config.part
         )
     else:
-        if new_rows or part_files(folder) or not (folder / CAPTIONS_FILE).exists():
+        if new_rows or part_files(folder) or not remote.path_exists(target):
             write_captions(merged, target)
             for stale in part_files(folder):  # folded into captions.parquet above
-                stale.unlink()
+                remote.remove_path(stale)
         ok = merged[merged["caption"].notna()]
         updated, with_caption = join_captions(paths, dict(zip(ok["hq_sha256"], ok["caption"])))
     return CaptionReport(
@@ -209,7 +223,7 @@ def _caption_missing(
     todo: Sequence[ImageRef],
     config: CaptionConfig,
     keep: pd.DataFrame,
-    target: Path,
+    target: Path | str,
     progress: Callable[[int, int], None] | None,
 ) -> list[dict[str, Any]]:
     """Run BLIP over ``todo``; checkpoint ``keep`` + new rows to ``target`` every ``flush_seconds``
@@ -250,16 +264,16 @@ def parse_part(ctx: click.Context | None, param: click.Parameter | None, value: 
 @click.option(
     "--manifests",
     "manifests_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=FolderOrURL,
     default=Path("manifests"),
     show_default=True,
-    help="Manifest folder; captions.parquet is written here.",
+    help="Manifest folder (or s3://bucket/prefix); captions.parquet is written here.",
 )
 @click.option(
     "--manifest",
     "manifest_files",
     multiple=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=LocalOrURL,
     help="Only these manifests (repeatable; default: every manifest in --manifests).",
 )
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Hub id or local folder of a BLIP captioner.")
@@ -289,7 +303,7 @@ def parse_part(ctx: click.Context | None, param: click.Parameter | None, value: 
 @click.option("--actors", type=click.IntRange(min=1), default=None,
               help="With --distributor ray: BLIP actors (default: GPUs / --gpus-per-actor, else the cluster's CPUs).")
 def command(
-    manifests_dir: Path, manifest_files: tuple[Path, ...], model: str, batch_size: int, device: str,
+    manifests_dir: Path | str, manifest_files: tuple[str, ...], model: str, batch_size: int, device: str,
     dtype: str, max_new_tokens: int, num_beams: int, prompt: str | None, workers: int, part: tuple[int, int],
     overwrite: bool, max_pixels: int, captions_file: Path | None, distributor: str, ray_address: str | None,
     gpus_per_actor: float | None, actors: int | None,

@@ -18,20 +18,28 @@ import pandas as pd
 
 from .caption_store import CAPTIONS_FILE, PART_PREFIX
 from .captioner import ImageRef
+from .common import remote
 from .common.tars import member_index
 from .manifest import HQ, read_manifest
 
 
-def list_manifests(manifests_dir: str | os.PathLike) -> list[Path]:
-    """Every manifest in the folder except the captions store (and its part files)."""
+def list_manifests(manifests_dir: str | os.PathLike) -> list[Path | str]:
+    """Every manifest in the folder (or prefix on object storage) except the captions store (and its part files)."""
+    if remote.is_url(manifests_dir):
+        return [remote.join(manifests_dir, name) for name in remote.listdir(manifests_dir)
+                if name.endswith(".parquet") and _is_manifest_name(name)]
     folder = Path(manifests_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"manifest folder not found: {folder}")
     return sorted(
         p
         for p in folder.glob("*.parquet")
-        if not p.name.startswith(".") and p.name != CAPTIONS_FILE and not p.name.startswith(PART_PREFIX)
+        if _is_manifest_name(p.name)
     )
+
+
+def _is_manifest_name(name: str) -> bool:
+    return not name.startswith(".") and name != CAPTIONS_FILE and not name.startswith(PART_PREFIX)
 
 
 def _hq_member(key: str, members: Any) -> str | None:
@@ -61,7 +69,7 @@ class Plan:
     rows: int  # ok rows of the manifests
 
 
-def plan_images(manifests: Sequence[Path], part: tuple[int, int] = (0, 1), skip: Iterable[str] = ()) -> Plan:
+def plan_images(manifests: Sequence[Path | str], part: tuple[int, int] = (0, 1), skip: Iterable[str] = ()) -> Plan:
     """Unique clean images (by ``hq_sha256``) of the manifests' ok rows, less the ``skip`` hashes.
 
     When several rows share a clean image, the first by (shard, key) is read. Only the shards
@@ -86,7 +94,7 @@ def plan_images(manifests: Sequence[Path], part: tuple[int, int] = (0, 1), skip:
     for shard_path, group in rows.groupby("shard_path", sort=True):
         names = {h: _hq_member(k, m) for h, k, m in zip(group["hq_sha256"], group["key"], group["members"])}
         offsets = (
-            member_offsets(shard_path, (n for n in names.values() if n)) if Path(shard_path).exists() else {}
+            member_offsets(shard_path, (n for n in names.values() if n)) if remote.path_exists(shard_path) else {}
         )
         for hq_sha256, name in names.items():
             offset, size = offsets.get(name, (-1, 0)) if name else (-1, 0)

@@ -4,6 +4,11 @@ One row per clean image (``hq_sha256``): the cleaned caption or why there is non
 model and settings made it. This module reads and writes the store (atomically, same content
 same bytes), keeps a checkpoint of a running job, folds ``--part`` files in, joins captions
 into manifests and imports a user's ``--captions-file``. It knows nothing of BLIP.
+
+Store and manifests may sit on object storage (``s3://...``): paths are then URL strings, every
+read goes through :mod:`pipelines.common.remote`, and every write is a complete local file put as
+one object (:func:`pipelines.common.files.write_atomic`), so a reader sees the old object or the
+new one, never part of one.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .common import remote
 from .manifest import read_manifest, write_parquet_atomic
 
 __all__ = [
@@ -71,27 +77,32 @@ def empty_store() -> pd.DataFrame:
     return CAPTIONS_SCHEMA.empty_table().to_pandas()
 
 
-def read_store(path: Path) -> pd.DataFrame:
-    frame = pq.read_table(path).to_pandas()
+def read_store(path: Path | str) -> pd.DataFrame:
+    with remote.open_input(path) as handle:
+        frame = pq.read_table(handle).to_pandas()
     for name in STORE_COLUMNS:
         if name not in frame.columns:
             frame[name] = None
     return frame[list(STORE_COLUMNS)]
 
 
-def part_files(manifests_dir: Path) -> list[Path]:
+def part_files(manifests_dir: Path | str) -> list[Path | str]:
+    if remote.is_url(manifests_dir):
+        return [remote.join(manifests_dir, name) for name in remote.listdir(manifests_dir)
+                if name.startswith(PART_PREFIX) and name.endswith(".parquet")]
     return sorted(p for p in manifests_dir.glob(f"{PART_PREFIX}*.parquet") if not p.name.startswith("."))
 
 
-def part_path(manifests_dir: Path, part: tuple[int, int]) -> Path:
+def part_path(manifests_dir: Path | str, part: tuple[int, int]) -> Path | str:
     index, count = part
-    return manifests_dir / f"{PART_PREFIX}{index:05d}-of-{count:05d}.parquet"
+    return remote.child(manifests_dir, f"{PART_PREFIX}{index:05d}-of-{count:05d}.parquet")
 
 
 def load_captions(manifests_dir: str | os.PathLike) -> pd.DataFrame:
     """The store plus any part files (later files win), one row per ``hq_sha256``."""
-    folder = Path(manifests_dir)
-    paths = [folder / CAPTIONS_FILE] if (folder / CAPTIONS_FILE).exists() else []
+    folder = remote.as_path(manifests_dir)
+    store = remote.child(folder, CAPTIONS_FILE)
+    paths = [store] if remote.path_exists(store) else []
     paths += part_files(folder)
     if not paths:
         return empty_store()
@@ -112,7 +123,7 @@ def _dedupe(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def write_captions(frame: pd.DataFrame, path: Path) -> Path:
+def write_captions(frame: pd.DataFrame, path: Path | str) -> Path | str:
     """Write a captions store atomically, sorted by ``hq_sha256`` (same content, same bytes)."""
     frame = frame[list(STORE_COLUMNS)].sort_values("hq_sha256", kind="mergesort").reset_index(drop=True)
     table = pa.Table.from_pandas(frame, schema=CAPTIONS_SCHEMA, preserve_index=False)
@@ -131,19 +142,19 @@ def merge_rows(store: pd.DataFrame, rows: list[dict[str, Any]]) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 
-def target_rows(store: pd.DataFrame, target: Path) -> pd.DataFrame:
+def target_rows(store: pd.DataFrame, target: Path | str) -> pd.DataFrame:
     """What the target file keeps besides this run's rows: everything for the main store,
     only its own earlier rows for a part file."""
-    if target.name == CAPTIONS_FILE:
+    if remote.basename(target) == CAPTIONS_FILE:
         return store
-    return read_store(target) if target.exists() else empty_store()
+    return read_store(target) if remote.path_exists(target) else empty_store()
 
 
 class Checkpoint:
     """New store rows, written with ``keep`` to ``target`` every ``flush_seconds`` and on the way
     out of the ``with`` block (also when killed), so a rerun only does what is still missing."""
 
-    def __init__(self, keep: pd.DataFrame, target: Path, flush_seconds: float) -> None:
+    def __init__(self, keep: pd.DataFrame, target: Path | str, flush_seconds: float) -> None:
         self.keep = keep
         self.target = target
         self.flush_seconds = flush_seconds
@@ -172,7 +183,7 @@ class Checkpoint:
 # ---------------------------------------------------------------------------------------------
 
 
-def join_captions(manifests: Sequence[Path], captions: dict[str, str]) -> tuple[int, int]:
+def join_captions(manifests: Sequence[Path | str], captions: dict[str, str]) -> tuple[int, int]:
     """Fill each manifest's ``caption`` column from ``captions`` (by ``hq_sha256``).
 
     Rows whose image has no caption keep what they had. Row order, columns and schema are
@@ -181,7 +192,8 @@ def join_captions(manifests: Sequence[Path], captions: dict[str, str]) -> tuple[
     """
     updated = with_caption = 0
     for path in manifests:
-        table = pq.read_table(path)
+        with remote.open_input(path) as handle:
+            table = pq.read_table(handle)
         frame = table.select(
             [c for c in ("hq_sha256", "caption", "status") if c in table.column_names]
         ).to_pandas()

@@ -22,7 +22,6 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import click
@@ -32,6 +31,7 @@ import degradations
 from .build import BuildOptions, BuildPlan, BuildReport, build
 from .build_cli import FOLLOW_SYMLINKS, ProgressBars, build_options, distribution, invocation, run_command
 from .common import images
+from .common.cli import LocalOrURLFolder
 from .common.remote import as_path
 from .distribute import resolve_part
 from .ingest_worker import KIND, ORIGIN, IngestConfig, IngestSpec
@@ -85,12 +85,12 @@ def list_inputs(root: str | None, task: str | None, lq_dir: str | None, hq_dir: 
     if root is not None:
         if task or lq_dir or hq_dir:
             raise ValueError("give either --root, or --task with --lq and --hq")
-        return list_daclip_tree(Path(root), pair_by, notes, follow_symlinks)
+        return list_daclip_tree(as_path(root), pair_by, notes, follow_symlinks)
     if not (task and lq_dir and hq_dir):
         raise ValueError("give --root DIR, or --task NAME --lq DIR --hq DIR")
     name = degradations.canonical_name(task)
     found: list[Found] = [(name, split, s, lq, gt)
-                          for s, lq, gt in pair_folders(name, split, Path(lq_dir), Path(hq_dir), pair_by, notes,
+                          for s, lq, gt in pair_folders(name, split, as_path(lq_dir), as_path(hq_dir), pair_by, notes,
                                                         follow_symlinks)]
     if not found:
         raise FileNotFoundError(f"no image files in {lq_dir}")
@@ -99,11 +99,11 @@ def list_inputs(root: str | None, task: str | None, lq_dir: str | None, hq_dir: 
 
 @click.command("ingest")
 @click.option("--root", type=click.Path(file_okay=False), default=None,
-              help="DA-CLIP layout: <root>/<train|val>/<type>/{LQ,GT}/*.")
+              help="DA-CLIP layout: <root>/<train|val>/<type>/{LQ,GT}/* (a folder or s3://bucket/prefix).")
 @click.option("--task", default=None, help="Degradation of --lq/--hq (name or alias).")
-@click.option("--lq", "lq_dir", type=click.Path(file_okay=False, exists=True), default=None, help="LQ folder.")
-@click.option("--hq", "--gt", "hq_dir", type=click.Path(file_okay=False, exists=True), default=None,
-              help="GT (clean) folder.")
+@click.option("--lq", "lq_dir", type=LocalOrURLFolder, default=None, help="LQ folder (or s3://bucket/prefix).")
+@click.option("--hq", "--gt", "hq_dir", type=LocalOrURLFolder, default=None,
+              help="GT (clean) folder (or s3://bucket/prefix).")
 @click.option("--split", default="auto", show_default=True, type=click.Choice(["train", "val", "auto"]),
               help="Split of --lq/--hq pairs; auto assigns by HQ hash with --val-fraction.")
 @click.option("--val-fraction", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0, max_open=True))

@@ -16,10 +16,21 @@ from pathlib import Path
 
 import degradations
 
-from .sources import NO_EXTENSION, Source, hash_source, skipped_note, source_id, walk_images
+from .common.remote import child
+from .sources import (
+    NO_EXTENSION,
+    Source,
+    hash_source,
+    image_files,
+    is_folder,
+    skipped_note,
+    source_id,
+    subfolders,
+)
 
 SPLITS = ("train", "val")
-Found = tuple[str, str, str, Path, Path | None]  # (task, split, lq source, lq path, gt path or None)
+Found = tuple[str, str, str, Path | str, Path | str | None]  # (task, split, lq source, lq path, gt path or None)
+Folder = Path | str  # a local folder, or a prefix on object storage (s3://bucket/prefix)
 
 
 @dataclass(frozen=True)
@@ -32,16 +43,16 @@ class Pair:
     problem: str | None = None  # set when the pair cannot be made (e.g. no GT file)
 
 
-def _image_files(folder: Path, boundary: Path, follow_symlinks: bool, skipped: Counter) -> dict[str, Path]:
+def _image_files(folder: Folder, boundary: Folder, follow_symlinks: bool, skipped: Counter) -> dict[str, Path | str]:
     """Relative posix path -> file, for the regular image files under ``folder`` (see
-    :func:`pipelines.sources.walk_images`: hidden files, special files and symlinks leaving
-    ``boundary`` are skipped and counted)."""
-    return {Path(rel).as_posix(): Path(full)
-            for rel, full in walk_images(folder, boundary, follow_symlinks=follow_symlinks, skipped=skipped)}
+    :func:`pipelines.sources.image_files`: hidden files, special files and symlinks leaving
+    ``boundary`` are skipped and counted; a prefix on object storage is listed recursively)."""
+    return image_files(folder, boundary, follow_symlinks=follow_symlinks, skipped=skipped)
 
 
-def pair_folders(task: str, split: str, lq_dir: Path, gt_dir: Path, pair_by: str, notes: list[str],
-                 follow_symlinks: bool = False, boundary: Path | None = None) -> list[tuple[str, Path, Path | None]]:
+def pair_folders(task: str, split: str, lq_dir: Folder, gt_dir: Folder, pair_by: str, notes: list[str],
+                 follow_symlinks: bool = False, boundary: Folder | None = None,
+                 ) -> list[tuple[str, Path | str, Path | str | None]]:
     """``(lq source, lq path, gt path or None)`` for every LQ file; unpaired GT files are noted, and
     so are the files skipped (symlinks may not leave ``boundary``, default: each folder itself)."""
     label = f"{task} ({split})"
@@ -57,7 +68,7 @@ def pair_folders(task: str, split: str, lq_dir: Path, gt_dir: Path, pair_by: str
         lq_list, gt_list = sorted(lq_files), sorted(gt_files)
         if len(lq_list) != len(gt_list):
             notes.append(f"{label}: {len(lq_list)} LQ vs {len(gt_list)} GT files; extra files are unpaired")
-        return [(str(lq_dir / name), lq_files[name], gt_files[gt_list[i]] if i < len(gt_list) else None)
+        return [(str(child(lq_dir, name)), lq_files[name], gt_files[gt_list[i]] if i < len(gt_list) else None)
                 for i, name in enumerate(lq_list)]
     by_stem: dict[str, list[str]] = {}
     for name in gt_files:
@@ -71,7 +82,7 @@ def pair_folders(task: str, split: str, lq_dir: Path, gt_dir: Path, pair_by: str
             match = candidates[0] if len(candidates) == 1 else None
         if match is not None:
             used.add(match)
-        out.append((str(lq_dir / name), path, gt_files[match] if match else None))
+        out.append((str(child(lq_dir, name)), path, gt_files[match] if match else None))
     unpaired = sorted(set(gt_files) - used)
     if unpaired:
         notes.append(f"{label}: {len(unpaired)} GT file(s) without an LQ file, e.g. {unpaired[0]}")
@@ -81,29 +92,32 @@ def pair_folders(task: str, split: str, lq_dir: Path, gt_dir: Path, pair_by: str
     return out
 
 
-def list_daclip_tree(root: Path, pair_by: str, notes: list[str], follow_symlinks: bool = False) -> list[Found]:
-    """``(task, split, lq source, lq path, gt path)`` for DA-CLIP's ``<split>/<type>/{LQ,GT}`` layout."""
-    if not root.is_dir():
+def list_daclip_tree(root: Folder, pair_by: str, notes: list[str], follow_symlinks: bool = False) -> list[Found]:
+    """``(task, split, lq source, lq path, gt path)`` for DA-CLIP's ``<split>/<type>/{LQ,GT}`` layout
+    (a local folder or a prefix on object storage)."""
+    if not is_folder(root):
         raise FileNotFoundError(f"--root is not a folder: {root}")
     found = []
-    for split_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if split_dir.name not in SPLITS:
+    for split in subfolders(root):
+        split_dir = child(root, split)
+        if split not in SPLITS:
             notes.append(f"{split_dir}: unknown split folder (expected {' or '.join(SPLITS)}); skipped")
             continue
-        for type_dir in sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for type_name in subfolders(split_dir):
+            type_dir = child(split_dir, type_name)
             try:
-                task = degradations.canonical_name(type_dir.name)
+                task = degradations.canonical_name(type_name)
             except ValueError:
-                notes.append(f"{type_dir}: unknown degradation type folder '{type_dir.name}' "
+                notes.append(f"{type_dir}: unknown degradation type folder '{type_name}' "
                              f"(not one of {', '.join(degradations.NAMES)}); skipped")
                 continue
-            lq_dir, gt_dir = type_dir / "LQ", type_dir / "GT"
-            if not lq_dir.is_dir() or not gt_dir.is_dir():
+            lq_dir, gt_dir = child(type_dir, "LQ"), child(type_dir, "GT")
+            if not {"LQ", "GT"} <= set(subfolders(type_dir)):
                 notes.append(f"{type_dir}: needs both LQ/ and GT/ folders; skipped")
                 continue
-            for lq_source, lq_path, gt_path in pair_folders(task, split_dir.name, lq_dir, gt_dir, pair_by, notes,
+            for lq_source, lq_path, gt_path in pair_folders(task, split, lq_dir, gt_dir, pair_by, notes,
                                                             follow_symlinks, boundary=root):
-                found.append((task, split_dir.name, lq_source, lq_path, gt_path))
+                found.append((task, split, lq_source, lq_path, gt_path))
     if not found:
         raise FileNotFoundError(f"no <split>/<type>/LQ|GT image pairs under {root}")
     return found
@@ -111,7 +125,7 @@ def list_daclip_tree(root: Path, pair_by: str, notes: list[str], follow_symlinks
 
 def build_pairs(found: Sequence[Found], notes: list[str]) -> dict[str, list[Pair]]:
     """Hash files, drop exact duplicate LQ files, rank variants per GT; task -> pairs in plan order."""
-    gt_hashes: dict[Path, Source] = {}
+    gt_hashes: dict[Path | str, Source] = {}
     by_task: dict[str, dict[str, Pair]] = {}
     duplicates = 0
     for task, split, lq_source, lq_path, gt_path in found:

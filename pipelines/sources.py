@@ -12,6 +12,7 @@ import glob
 import hashlib
 import logging
 import os
+import posixpath
 import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -20,7 +21,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from .common.files import file_sha256, open_regular, read_regular
+from .common import remote
+from .common.files import file_sha256, read_regular
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +101,16 @@ def list_sources(spec: str | os.PathLike | None, follow_symlinks: bool = False,
                  skipped: Counter | None = None) -> list[Source]:
     """List inputs: a folder (recursive, image extensions; see :func:`walk_images` for what is
     skipped and counted in ``skipped``), a glob, a text file of paths (one per line, relative to
-    the list file), a Parquet file with a ``path`` column, or one image file.
+    the list file), a Parquet file with a ``path`` column, or one image file; each of them also
+    on object storage (``s3://bucket/prefix/``: see :func:`list_remote_sources`).
     ``None`` gives the bundled scikit-image photos."""
     if spec is None:
         sources = bundled_photos()
         log.info(DEFAULT_INPUT_NOTE.format(names=", ".join(s.source for s in sources)))
         return sources
     text = str(spec)
+    if remote.is_url(text):
+        return list_remote_sources(text, Counter() if skipped is None else skipped)
     path = Path(text)
     if path.is_dir():
         return _list_folder(path, text, follow_symlinks, Counter() if skipped is None else skipped)
@@ -122,6 +127,71 @@ def list_sources(spec: str | os.PathLike | None, follow_symlinks: bool = False,
     if suffix in LIST_EXTENSIONS:
         return _list_text(path)
     return [Source(source=text, path=text)]
+
+
+def list_remote_sources(url: str, skipped: Counter) -> list[Source]:
+    """``--input`` on object storage: a prefix (listed recursively, the rules of :func:`walk_images`:
+    image extensions only, hidden names skipped), a glob, a list file or Parquet of paths (relative
+    entries are relative to the list's folder on the store), or one object."""
+    if any(ch in url for ch in "*?[") and not remote.exists(url):
+        matches = remote.glob(url)
+        if not matches:
+            raise FileNotFoundError(f"--input glob matched no objects: {url}")
+        return [Source(source=m, path=m) for m in matches]
+    if remote.is_folder(url):
+        out = [Source(source=posixpath.join(url, rel), path=full)
+               for rel, full in remote_images(url, skipped).items()]
+        if skipped[NO_EXTENSION]:
+            log.info("skipped %d object(s) without an image extension under %s", skipped[NO_EXTENSION], url)
+        if not out:
+            raise FileNotFoundError(f"no image objects under --input {url}")
+        return out
+    if not remote.exists(url):
+        raise FileNotFoundError(f"--input not found: {url}")
+    suffix = posixpath.splitext(url)[1].lower()
+    if suffix == ".parquet":
+        return _list_parquet(url)
+    if suffix in LIST_EXTENSIONS:
+        return _list_text(url)
+    return [Source(source=url, path=url)]
+
+
+def remote_images(url: str, skipped: Counter | None = None) -> dict[str, str]:
+    """``{path relative to url: object url}`` of the image objects under the prefix ``url``, sorted;
+    hidden names (any part starting with a dot) and names without an image extension are skipped
+    and counted in ``skipped`` (an object store has no symlinks or special files)."""
+    skipped = Counter() if skipped is None else skipped
+    out = {}
+    for rel, full in remote.find_files(url):
+        if any(part.startswith(".") for part in rel.split("/")):
+            skipped[HIDDEN] += 1
+        elif posixpath.splitext(rel)[1].lower() not in IMAGE_EXTENSIONS:
+            skipped[NO_EXTENSION] += 1
+        else:
+            out[rel] = full
+    return out
+
+
+def image_files(folder: str | os.PathLike, boundary: str | os.PathLike | None = None, follow_symlinks: bool = False,
+                skipped: Counter | None = None) -> dict[str, Path | str]:
+    """Relative posix path -> file (a Path) or object (a URL) of the images under a local folder
+    (:func:`walk_images`) or a prefix on object storage (:func:`remote_images`)."""
+    if remote.is_url(folder):
+        return dict(remote_images(str(folder), skipped))
+    return {Path(rel).as_posix(): Path(full)
+            for rel, full in walk_images(folder, boundary, follow_symlinks=follow_symlinks, skipped=skipped)}
+
+
+def is_folder(path: str | os.PathLike) -> bool:
+    """A local folder, or a prefix holding objects."""
+    return remote.is_folder(str(path)) if remote.is_url(path) else Path(path).is_dir()
+
+
+def subfolders(path: str | os.PathLike) -> list[str]:
+    """Sorted names of the visible (no leading dot) folders directly in a local folder or under a prefix."""
+    names = remote.subfolders(str(path)) if remote.is_url(path) else [p.name for p in Path(path).iterdir()
+                                                                       if p.is_dir()]
+    return sorted(n for n in names if not n.startswith("."))
 
 
 def _list_folder(folder: Path, given: str, follow_symlinks: bool, skipped: Counter) -> list[Source]:
@@ -188,30 +258,38 @@ def skipped_note(skipped: Counter, where: str) -> str | None:
     return f"skipped under {where}: " + ", ".join(parts) if parts else None
 
 
-def _resolve(entry: str, base: Path) -> str:
-    return entry if os.path.isabs(entry) else str(base / entry)
+def _resolve(entry: str, listing: Path | str) -> str:
+    """A list entry as a path to read: a URL or an absolute path as it is, else relative to the
+    folder of the list file (a local folder, or a prefix when the list is on object storage)."""
+    if remote.is_url(entry):
+        return entry
+    if remote.is_url(listing):
+        if entry.startswith("/"):
+            raise ValueError(f"{listing}: entry {entry!r} is a local absolute path in a list on object storage")
+        return remote.join(posixpath.dirname(str(listing)), entry)
+    return entry if os.path.isabs(entry) else str(Path(listing).parent / entry)
 
 
-def _list_text(path: Path) -> list[Source]:
+def _list_text(path: Path | str) -> list[Source]:
     out = []
     for line in read_regular(path).decode("utf-8").splitlines():
         entry = line.strip()
         if entry and not entry.startswith("#"):
-            out.append(Source(source=entry, path=_resolve(entry, path.parent)))
+            out.append(Source(source=entry, path=_resolve(entry, path)))
     if not out:
         raise ValueError(f"--input list file has no paths: {path}")
     return out
 
 
-def _list_parquet(path: Path) -> list[Source]:
-    with open_regular(path) as handle:
+def _list_parquet(path: Path | str) -> list[Source]:
+    with remote.open_input(path) as handle:
         table = pq.read_table(handle)
     if "path" not in table.column_names:
         raise ValueError(f"--input Parquet needs a 'path' column; {path} has {table.column_names}")
     entries = [str(p) for p in table.column("path").to_pylist() if p]
     if not entries:
         raise ValueError(f"--input Parquet has no paths: {path}")
-    return [Source(source=e, path=_resolve(e, path.parent)) for e in entries]
+    return [Source(source=e, path=_resolve(e, path)) for e in entries]
 
 
 def hash_source(src: Source) -> Source:

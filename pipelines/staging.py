@@ -14,8 +14,10 @@ the manifests' relative shard paths come out exactly as in a local run), and:
   which a rerun does not trust and writes again;
 - at the end, ``sizes.json``, then each manifest, then its run record are uploaded.
 
-No output lock is taken on the store (it has none): do not run two builds on one prefix at once
-(``--part i/N`` runs write disjoint shards and may run side by side, as locally).
+The run holds ``--out`` and ``--manifests`` with a lock object on the store
+(:mod:`pipelines.common.store_locks`, a conditional put), taken before the remote state is read:
+a second build on the same prefix fails at once; ``--part i/N`` runs write disjoint shards and
+share the prefixes, as locally.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import remote
+from .common.store_locks import store_locks
 from .job import Progress, ShardJob, ShardStats
 from .manifest import SIZES_FILE, STATS_SUFFIX, shard_stem_pattern
 
@@ -124,20 +127,22 @@ def staged(plan, options) -> Iterator[tuple[Any, Any, Stage]]:
         raise ValueError(f"--out {out} and --manifests {manifests}: put both on object storage or both on "
                          "local disk (manifests keep shard paths relative to their folder)")
     remote.url_relpath(out, manifests)  # refuses two buckets
-    root = Path(tempfile.mkdtemp(prefix="make-dataset-stage-"))
-    try:
-        stage = Stage(root, out, manifests)
-        stage_out = stage.local(out)
-        jobs = tuple(PublishedJob(dataclasses.replace(job, out=str(stage_out)), out) for job in plan.jobs)
-        plan = dataclasses.replace(plan, jobs=jobs)
-        options = dataclasses.replace(options, out=stage_out, manifests=stage.local(manifests))
-        if options.overwrite:
-            _remove_remote(stage, plan, options)
-        for task in plan.tasks:
-            _fetch_state(stage, task, plan.kind)
-        yield plan, options, stage
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    part = None if options.part[1] == 1 else "part-{}-of-{}".format(*options.part)
+    with store_locks([out, manifests], part):
+        root = Path(tempfile.mkdtemp(prefix="make-dataset-stage-"))
+        try:
+            stage = Stage(root, out, manifests)
+            stage_out = stage.local(out)
+            jobs = tuple(PublishedJob(dataclasses.replace(job, out=str(stage_out)), out) for job in plan.jobs)
+            plan = dataclasses.replace(plan, jobs=jobs)
+            options = dataclasses.replace(options, out=stage_out, manifests=stage.local(manifests))
+            if options.overwrite:
+                _remove_remote(stage, plan, options)
+            for task in plan.tasks:
+                _fetch_state(stage, task, plan.kind)
+            yield plan, options, stage
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def _fetch_state(stage: Stage, task: str, kind: str) -> None:

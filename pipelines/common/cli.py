@@ -16,6 +16,7 @@ import logging
 import tarfile
 import traceback
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 
@@ -40,6 +41,38 @@ class _LocalOrURL(click.ParamType):
 
 
 LocalOrURL = _LocalOrURL()
+
+
+class _LocalOrURLFolder(click.ParamType):
+    """An input folder: a URL (a prefix on object storage, checked when listed) or an existing local folder."""
+
+    name = "folder"
+
+    def convert(self, value, param, ctx):
+        from .remote import is_url
+
+        if is_url(value):
+            return value
+        return click.Path(exists=True, file_okay=False).convert(value, param, ctx)
+
+
+LocalOrURLFolder = _LocalOrURLFolder()
+
+
+class _FolderOrURL(click.ParamType):
+    """A folder that need not exist yet (a Path), or a prefix on object storage (the URL string)."""
+
+    name = "folder"
+
+    def convert(self, value, param, ctx):
+        from .remote import is_url
+
+        if is_url(value):
+            return value
+        return click.Path(file_okay=False, path_type=Path).convert(value, param, ctx)
+
+
+FolderOrURL = _FolderOrURL()
 
 
 class LazyGroup(click.Group):

@@ -66,7 +66,21 @@ def file_mode() -> int:
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place."""
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
+
+    ``path`` may be a URL (``s3://...``): the complete temporary file is then put as one object
+    (stores have no rename; an object appears only once whole), and the URL is returned."""
+    from .remote import is_url, put_file
+
+    if is_url(path):
+        fd, tmp = tempfile.mkstemp(prefix=".upload.", suffix=".tmp")
+        os.close(fd)
+        try:
+            write(tmp)
+            put_file(tmp, str(path))
+        finally:
+            os.unlink(tmp)
+        return path  # type: ignore[return-value]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -139,10 +153,13 @@ def open_regular(path: str | os.PathLike) -> IO[bytes]:
 
 
 def read_regular(path: str | os.PathLike) -> bytes:
-    """The bytes of a regular file (see :func:`open_regular`) or of an object (a URL)."""
-    from .remote import open_input
+    """The bytes of a regular file (see :func:`open_regular`) or of an object (a URL; refused over
+    :data:`~pipelines.common.remote.DEFAULT_MAX_OBJECT_BYTES`, never read past it)."""
+    from .remote import is_url, read_bounded
 
-    with open_input(path) as handle:
+    if is_url(path):
+        return read_bounded(str(path))
+    with open_regular(path) as handle:
         return handle.read()
 
 

@@ -16,8 +16,16 @@ import re
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["as_path", "exists", "filesystem", "get_file", "is_url", "join", "listdir", "open_input",
-           "put_file", "remove", "url_relpath"]
+__all__ = ["DEFAULT_MAX_OBJECT_BYTES", "ObjectTooLarge", "as_path", "basename", "child", "create_exclusive",
+           "exists", "filesystem", "find_files", "get_file", "glob", "is_folder", "is_url", "join", "listdir",
+           "open_input", "path_exists", "put_file", "read_bounded", "remove", "remove_path", "subfolders",
+           "url_relpath"]
+
+DEFAULT_MAX_OBJECT_BYTES = 1 << 30  # an input object larger than this is refused, never read into memory
+
+
+class ObjectTooLarge(OSError):
+    """An input object over the size limit (read into memory only up to the limit)."""
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
@@ -51,6 +59,29 @@ def url_relpath(target: str, start: str) -> str:
     return posixpath.relpath("/" + t_rest, "/" + s_rest)
 
 
+def basename(path: str | os.PathLike) -> str:
+    """The last name of a local path or a URL."""
+    return posixpath.basename(path.rstrip("/")) if is_url(path) else Path(path).name
+
+
+def child(folder: str | os.PathLike, *names: str) -> Path | str:
+    """``folder/name/...`` for a local folder (a Path) or a URL (a string)."""
+    return join(folder, *names) if is_url(folder) else Path(folder).joinpath(*names)
+
+
+def path_exists(path: str | os.PathLike) -> bool:
+    """``exists`` for a URL, ``Path.exists`` for a local path."""
+    return exists(path) if is_url(path) else Path(path).exists()
+
+
+def remove_path(path: str | os.PathLike) -> None:
+    """Delete one object or local file; a missing one is fine."""
+    if is_url(path):
+        remove(path)
+    else:
+        Path(path).unlink(missing_ok=True)
+
+
 def filesystem(url: str):
     """``(fs, path)`` for a URL (fsspec; ``s3://`` needs ``pip install -e '.[s3]'``)."""
     import fsspec
@@ -75,6 +106,80 @@ def listdir(url: str) -> list[str]:
     except FileNotFoundError:
         return []
     return sorted(posixpath.basename(e.rstrip("/")) for e in entries)
+
+
+def is_folder(url: str) -> bool:
+    """True when ``url`` is a prefix holding objects (a "folder" of the store)."""
+    fs, path = filesystem(url)
+    try:
+        return bool(fs.isdir(path))
+    except FileNotFoundError:
+        return False
+
+
+def subfolders(url: str) -> list[str]:
+    """Names of the "folders" (common prefixes) directly under ``url``, sorted."""
+    fs, path = filesystem(url)
+    try:
+        entries = fs.ls(path, detail=True, refresh=True)
+    except FileNotFoundError:
+        return []
+    return sorted(posixpath.basename(e["name"].rstrip("/")) for e in entries if e.get("type") == "directory")
+
+
+def find_files(url: str) -> list[tuple[str, str]]:
+    """``(path relative to url, url of the object)`` of every object under the prefix ``url``,
+    recursively, sorted by relative path (folder markers, keys ending in ``/``, are left out)."""
+    fs, path = filesystem(url)
+    scheme = url.split("://", 1)[0]
+    base = path.rstrip("/")
+    fs.invalidate_cache(base)
+    out = []
+    for key, info in fs.find(base, withdirs=False, detail=True).items():
+        if info.get("type") != "file" or key.endswith("/") or not key.startswith(base + "/"):
+            continue
+        out.append((key[len(base) + 1 :], f"{scheme}://{key}"))
+    return sorted(out)
+
+
+def glob(pattern: str) -> list[str]:
+    """URLs of the objects matching a glob URL (``s3://bucket/photos/**/*.jpg``), sorted."""
+    fs, path = filesystem(pattern)
+    scheme = pattern.split("://", 1)[0]
+    matches = fs.glob(path, detail=True)
+    return sorted(f"{scheme}://{key}" for key, info in matches.items() if info.get("type") == "file")
+
+
+def read_bounded(url: str, limit: int = DEFAULT_MAX_OBJECT_BYTES) -> bytes:
+    """An object's bytes; :class:`ObjectTooLarge` when it holds more than ``limit`` bytes (the size
+    is checked first, and at most ``limit + 1`` bytes are ever read, should it grow meanwhile)."""
+    fs, path = filesystem(url)
+    size = fs.size(path)
+    if size is not None and size > limit:
+        raise ObjectTooLarge(f"{url}: {size} bytes is over the input limit of {limit} bytes")
+    with fs.open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ObjectTooLarge(f"{url}: more than the input limit of {limit} bytes")
+    return data
+
+
+def create_exclusive(url: str, data: bytes) -> bool:
+    """Create the object ``url`` holding ``data`` only if no object has that name (a conditional
+    put, ``If-None-Match: *``). Returns False when it exists. Stores whose fsspec backend has no
+    exclusive create get a check-then-put (a race window; see :mod:`pipelines.common.store_locks`)."""
+    fs, path = filesystem(url)
+    try:
+        fs.pipe_file(path, data, mode="create")
+    except FileExistsError:
+        return False
+    except (TypeError, NotImplementedError):  # the backend has no mode="create"
+        if fs.exists(path):
+            return False
+        fs.pipe_file(path, data)
+    finally:
+        fs.invalidate_cache(posixpath.dirname(path))
+    return True
 
 
 def put_file(local: str | os.PathLike, url: str) -> None:

@@ -1,56 +1,23 @@
 """Object storage: synthesize to ``s3://`` on a local moto server, verify, stats, train from it, resume.
 
-The server listens on 127.0.0.1 only (a free port), with dummy credentials, and stops after the
-module. Remote objects are compared byte for byte with the local run of the same config.
+The server (the session fixture ``s3`` of ``tests/pipelines/conftest.py``) listens on 127.0.0.1
+only, with dummy credentials. Remote objects are compared byte for byte with the local run of the same config.
 """
 
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 from click.testing import CliRunner
 
 from pipelines.synthesize import synthesize
+from tests.pipelines.conftest import BUCKET
 from tests.pipelines.small_dataset import config
 from tests.pipelines.test_ray import TIMING, snapshot
 
-s3fs = pytest.importorskip("s3fs", reason="object-storage tests need s3fs (pip install -e '.[dev]')")
-moto_server = pytest.importorskip("moto.server", reason="object-storage tests need moto[server] (pip install -e '.[dev]')")
-
-BUCKET = "datasets"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    """A moto S3 server on 127.0.0.1, fsspec pointed at it; yields an s3fs filesystem."""
-    import fsspec
-
-    mp = pytest.MonkeyPatch()
-    port = _free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint,
-                       "FSSPEC_S3_ENDPOINT_URL": endpoint}.items():
-        mp.setenv(key, value)
-    mp.setitem(fsspec.config.conf, "s3", {"endpoint_url": endpoint, "key": "testing", "secret": "testing"})
-    fs = s3fs.S3FileSystem(endpoint_url=endpoint, key="testing", secret="testing", skip_instance_cache=True)
-    fs.mkdir(BUCKET)
-    try:
-        yield fs
-    finally:
-        s3fs.S3FileSystem.clear_instance_cache()
-        mp.undo()
-        server.stop()
+pytest.importorskip("s3fs", reason="object-storage tests need s3fs (pip install -e '.[dev]')")
+pytest.importorskip("moto.server", reason="object-storage tests need moto[server] (pip install -e '.[dev]')")
 
 
 def remote_snapshot(fs, prefix: str) -> dict[str, bytes | dict]:

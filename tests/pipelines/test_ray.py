@@ -1,5 +1,5 @@
 """``--distributor ray`` on a real two-node Ray cluster (head + worker on 127.0.0.1, started and
-torn down here, shared by the module): synthesize, ingest and caption give the local bytes, also
+shared by the session: ``tests/pipelines/conftest.py``): synthesize, ingest and caption give the local bytes, also
 when a worker process dies mid-task; without Ray the option fails in one line."""
 
 from __future__ import annotations
@@ -18,28 +18,6 @@ from pipelines.cli import cli
 from pipelines.job import Progress, Work, run_work
 from pipelines.synthesize import synthesize
 from tests.pipelines.small_dataset import config
-
-
-def _ray():
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # a local cluster binds 127.0.0.1
-    return pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
-
-
-@pytest.fixture(scope="module")
-def ray_address():
-    ray = _ray()
-    from ray.cluster_utils import Cluster
-
-    node = {"num_cpus": 1, "node_ip_address": "127.0.0.1", "object_store_memory": 80 * 1024 * 1024}
-    cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
-    cluster.add_node(**node)
-    ray.init(address=cluster.address, log_to_driver=False)
-    try:
-        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
-        yield cluster.address
-    finally:
-        ray.shutdown()
-        cluster.shutdown()
 
 
 TIMING = ("run", "duration", "start_time", "end_time")  # when and how a file was made, not what it holds
