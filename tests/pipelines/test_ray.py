@@ -11,14 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import cli
 from pipelines.job import Progress, Work, run_work
 from pipelines.synthesize import synthesize
 from tests.pipelines.small_dataset import config
-
 
 TIMING = ("run", "duration", "start_time", "end_time")  # when and how a file was made, not what it holds
 
