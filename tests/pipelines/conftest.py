@@ -4,6 +4,7 @@ when a test asks for it)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from pathlib import Path
@@ -75,8 +76,14 @@ def s3(s3_env):
 
 
 @pytest.fixture(scope="session")
-def ray_address():
-    """A real two-node Ray cluster (head + worker, one CPU each, on 127.0.0.1) for the session."""
+def ray_address(request):
+    """A real two-node Ray cluster (head + worker, one CPU each, on 127.0.0.1) for the session.
+
+    It is started after the moto server (when s3fs and moto are installed), so its workers
+    inherit the environment that points them at it, as a real cluster's nodes carry their own
+    store settings."""
+    with contextlib.suppress(pytest.skip.Exception):
+        request.getfixturevalue("s3_env")
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # a local cluster binds 127.0.0.1
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
     from ray.cluster_utils import Cluster

@@ -1,6 +1,7 @@
-"""``--distributor ray`` on a real two-node Ray cluster (head + worker on 127.0.0.1, started and
-shared by the session: ``tests/pipelines/conftest.py``): synthesize, ingest and caption give the local bytes, also
-when a worker process dies mid-task; without Ray the option fails in one line."""
+"""``--distributor ray`` on a real two-node Ray cluster (head + worker on 127.0.0.1, shared by the
+session: ``tests/pipelines/conftest.py``): synthesize (to local disk and to s3), ingest and caption
+give the local bytes, also when a worker process or a BLIP actor dies mid-task; without Ray the
+option fails in one line."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 from click.testing import CliRunner
 
+from pipelines.caption_ray import CaptionActor
 from pipelines.cli import cli
 from pipelines.job import Progress, Work, run_work
 from pipelines.synthesize import synthesize
@@ -90,24 +92,6 @@ def test_a_killed_ray_worker_is_retried_and_loses_nothing(ray_address, dataset, 
     assert sum(done) == rows  # the retried shard is not counted twice
 
 
-def test_caption_over_ray_equals_local(ray_address, dataset, tmp_path):
-    from pipelines.caption import CaptionConfig, caption_manifests
-    from tests.pipelines.tiny_blip import build_tiny_blip
-
-    blip = build_tiny_blip(tmp_path / "blip", image_size=32)
-    runs = {}
-    for name, extra in (("local", {}), ("ray", {"distributor": "ray", "ray_address": ray_address, "actors": 2})):
-        root = tmp_path / name
-        import shutil
-
-        shutil.copytree(dataset, root)
-        cfg = CaptionConfig(model=str(blip), device="cpu", batch_size=2, workers=0, **extra)
-        report = caption_manifests(root / "manifests", cfg)
-        assert report.captioned > 4 and report.errors == 0
-        runs[name] = snapshot(root)
-    assert runs["ray"] == runs["local"]
-
-
 def test_without_ray_the_option_says_how_to_install(tmp_path, monkeypatch, inputs):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     args = ["synthesize", "--task", "noisy", "--input", str(inputs), "--out", str(tmp_path / "data"),
@@ -116,3 +100,55 @@ def test_without_ray_the_option_says_how_to_install(tmp_path, monkeypatch, input
     assert result.exit_code != 0
     lines = [line for line in result.output.splitlines() if "Error" in line or "ray" in line.lower()]
     assert lines == ["Error: --distributor ray needs Ray: pip install -e '.[ray]' (or pip install ray)"], result.output
+
+
+def test_synthesize_over_ray_to_s3_is_byte_identical(ray_address, s3_env, s3, dataset, inputs):
+    from tests.pipelines.conftest import BUCKET
+    from tests.pipelines.test_object_storage import remote_snapshot
+
+    url = f"s3://{BUCKET}/ray"  # the workers upload their shards themselves, the driver the manifests
+    report = synthesize(config(), input=inputs, out=f"{url}/data", manifests=f"{url}/manifests",
+                        distributor="ray", distributor_options={"address": ray_address})
+    assert report.shards_written > 2
+    ours, local = remote_snapshot(s3, "ray"), snapshot(dataset)
+    assert sorted(ours) == sorted(local)
+    for rel in local:
+        assert ours[rel] == local[rel], rel
+
+
+class DieOnceActor(CaptionActor):
+    """A BLIP actor whose process dies in its first ``caption`` call of the run (once: a marker
+    beside the model folder says it did)."""
+
+    def caption(self, refs):
+        marker = Path(self.model_path).parent / "actor-died"
+        if not marker.exists():
+            marker.write_text(str(os.getpid()))
+            os._exit(1)
+        return super().caption(refs)
+
+    def __init__(self, model, *args):
+        self.model_path = model
+        super().__init__(model, *args)
+
+
+def test_caption_over_ray_equals_local_also_when_an_actor_dies(ray_address, dataset, tmp_path, monkeypatch):
+    import shutil
+
+    from pipelines import caption_ray
+    from pipelines.caption import CaptionConfig, caption_manifests
+    from tests.pipelines.tiny_blip import build_tiny_blip
+
+    blip = build_tiny_blip(tmp_path / "blip", image_size=32)
+    runs = {}
+    for name in ("local", "dying"):
+        shutil.copytree(dataset, tmp_path / name)
+        extra = {"distributor": "ray", "ray_address": ray_address, "actors": 1} if name == "dying" else {}
+        if name == "dying":
+            monkeypatch.setattr(caption_ray, "CaptionActor", DieOnceActor)
+        cfg = CaptionConfig(model=str(blip), device="cpu", batch_size=2, workers=0, **extra)
+        report = caption_manifests(tmp_path / name / "manifests", cfg)
+        assert report.captioned > 4 and report.errors == 0
+        runs[name] = snapshot(tmp_path / name)
+    assert (tmp_path / "actor-died").exists()  # the actor did die
+    assert runs["dying"] == runs["local"]
