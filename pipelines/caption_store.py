@@ -77,9 +77,16 @@ def empty_store() -> pd.DataFrame:
     return CAPTIONS_SCHEMA.empty_table().to_pandas()
 
 
-def read_store(path: Path | str) -> pd.DataFrame:
+def _read_table(path: Path | str) -> pa.Table:
+    """A Parquet file, or an object (a URL) read through fsspec."""
+    if not remote.is_url(path):
+        return pq.read_table(path)
     with remote.open_input(path) as handle:
-        frame = pq.read_table(handle).to_pandas()
+        return pq.read_table(handle)
+
+
+def read_store(path: Path | str) -> pd.DataFrame:
+    frame = _read_table(path).to_pandas()
     for name in STORE_COLUMNS:
         if name not in frame.columns:
             frame[name] = None
@@ -192,8 +199,7 @@ def join_captions(manifests: Sequence[Path | str], captions: dict[str, str]) -> 
     """
     updated = with_caption = 0
     for path in manifests:
-        with remote.open_input(path) as handle:
-            table = pq.read_table(handle)
+        table = _read_table(path)
         frame = table.select(
             [c for c in ("hq_sha256", "caption", "status") if c in table.column_names]
         ).to_pandas()
