@@ -205,6 +205,12 @@ def read_metadata(path: str | os.PathLike) -> dict[bytes, bytes] | None:
         return pq.read_schema(handle).metadata
 
 
+def read_schema_names(path: str | os.PathLike) -> list[str]:
+    """A Parquet file's column names (footer only)."""
+    with remote.open_input(path) as handle:
+        return list(pq.read_schema(handle).names)
+
+
 def read_manifest(path: str | os.PathLike, status: str | None = "ok", validate: bool = True) -> pd.DataFrame:
     """Read a manifest; add ``shard_path`` (absolute). ``status=None`` keeps failed rows too.
     A v1 manifest (no ``degradations`` column) gets the column from its labels.

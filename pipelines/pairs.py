@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import degradations
+from degradations.labels import MIXTURE_SEP, join_label, split_label
 
 from .sources import NO_EXTENSION, Source, hash_source, skipped_note, source_id, walk_images
 
@@ -81,6 +82,14 @@ def pair_folders(task: str, split: str, lq_dir: Path, gt_dir: Path, pair_by: str
     return out
 
 
+def folder_label(name: str) -> str:
+    """A type folder's label: a type or alias, or a mixture ``a+b`` (also written ``a--b``) in that order."""
+    parts = split_label(name.replace("--", MIXTURE_SEP))
+    if not parts:
+        raise ValueError(f"{name!r} names no degradation type")
+    return join_label(parts)
+
+
 def list_daclip_tree(root: Path, pair_by: str, notes: list[str], follow_symlinks: bool = False) -> list[Found]:
     """``(task, split, lq source, lq path, gt path)`` for DA-CLIP's ``<split>/<type>/{LQ,GT}`` layout."""
     if not root.is_dir():
@@ -92,10 +101,10 @@ def list_daclip_tree(root: Path, pair_by: str, notes: list[str], follow_symlinks
             continue
         for type_dir in sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
             try:
-                task = degradations.canonical_name(type_dir.name)
+                task = folder_label(type_dir.name)
             except ValueError:
                 notes.append(f"{type_dir}: unknown degradation type folder '{type_dir.name}' "
-                             f"(not one of {', '.join(degradations.NAMES)}); skipped")
+                             f"(not one of {', '.join(degradations.NAMES)} or an a+b mixture of them); skipped")
                 continue
             lq_dir, gt_dir = type_dir / "LQ", type_dir / "GT"
             if not lq_dir.is_dir() or not gt_dir.is_dir():
