@@ -142,19 +142,27 @@ def manifest_version(names: list[str] | tuple[str, ...]) -> int:
     return SCHEMA_VERSION if "degradations" in names else 1
 
 
+def _parts_or_none(label: Any) -> list[str] | None:
+    try:
+        return degradations_of(label)
+    except ValueError:  # a bad label: the validator reports it on reading
+        return None
+
+
 def fill_degradations(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add the ``degradations`` column of a v1 frame from its labels (each distinct label parsed once)."""
+    """Set the ``degradations`` column of a frame from its labels (each distinct label parsed once)."""
     labels = frame["degradation"]
-    parts = {label: degradations_of(label) for label in labels.dropna().unique()}
+    parts = {label: _parts_or_none(label) for label in labels.dropna().unique()}
     frame["degradations"] = labels.map(parts).astype(object) if len(frame) else pd.Series([], dtype=object)
     return frame
 
 
 def to_table(frame: pd.DataFrame) -> pa.Table:
-    """Conform a frame to :data:`SCHEMA` (missing columns become null, extra columns are dropped;
-    a frame without ``degradations``, e.g. from a v1 manifest, gets it from its labels)."""
+    """Conform a frame to :data:`SCHEMA` (missing columns become null, extra columns are dropped).
+    ``degradations`` is derived from ``degradation`` here (rows get it in ``rows.base_row``), so a
+    frame whose labels were edited, or one read from a v1 manifest, is written consistent."""
     frame = frame.copy()
-    if "degradations" not in frame.columns and "degradation" in frame.columns:
+    if "degradation" in frame.columns:
         fill_degradations(frame)
     for name in COLUMNS:
         if name not in frame.columns:
