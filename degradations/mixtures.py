@@ -31,6 +31,11 @@ import numpy as np
 from . import wild
 from .base import check_severity
 from .labels import MIXTURE_SEP, join_label, split_label
+
+__all__ = ["CDD11", "CDD11_TASK", "DEFAULT_POOL", "DEFAULT_SIZES", "EXCLUDED_PAIRS", "MIX", "ORDER", "STAGES", "WILD",
+           "canonical_task", "check_mix", "combinations", "excluded_pair", "follows_rule", "is_sampled", "label_of",
+           "ordered", "parse_pool", "parse_sizes", "sample_chain", "sample_mixture", "sample_task", "split_label",
+           "task_label", "task_seed", "task_version"]
 from .registry import NAMES, canonical_name, get
 from .seeding import _id_to_int, sub_seed
 
