@@ -70,13 +70,13 @@ class Raindrop:
     version = 2
     ranges: dict[str, dict[str, Any]] = {
         "light": {"count": (40, 80), "r_min": 0.004, "r_max": (0.03, 0.045), "size_exponent": (1.8, 2.2),
-                  "zoom": (2.5, 5.0), "brightness": (0.05, 0.25), "defocus": (2.5, 5.0)},
-        "medium": {"count": (80, 160), "r_min": 0.004, "r_max": (0.045, 0.065), "size_exponent": (1.8, 2.2),
-                   "zoom": (2.5, 5.0), "brightness": (0.05, 0.3), "defocus": (3.0, 6.0)},
+                  "zoom": (2.5, 5.0), "brightness": (0.1, 0.35), "defocus": (5.0, 9.0)},
+        "medium": {"count": (80, 160), "r_min": 0.004, "r_max": (0.055, 0.075), "size_exponent": (1.7, 2.1),
+                   "zoom": (2.5, 5.0), "brightness": (0.1, 0.4), "defocus": (6.0, 11.0)},
         "heavy": {"count": (160, 300), "r_min": 0.004, "r_max": (0.065, 0.09), "size_exponent": (1.6, 2.0),
-                  "zoom": (2.5, 5.0), "brightness": (0.05, 0.3), "defocus": (3.0, 7.0)},
+                  "zoom": (2.5, 5.0), "brightness": (0.1, 0.4), "defocus": (7.0, 13.0)},
         "random": {"count": (40, 300), "r_min": 0.004, "r_max": (0.03, 0.09), "size_exponent": (1.6, 2.2),
-                   "zoom": (2.5, 5.0), "brightness": (0.05, 0.3), "defocus": (2.5, 7.0)},
+                   "zoom": (2.5, 5.0), "brightness": (0.1, 0.4), "defocus": (5.0, 13.0)},
     }
 
     def sample(self, rng: np.random.Generator, shape: tuple[int, ...], severity: str) -> dict[str, Any]:

@@ -63,7 +63,7 @@ MAX_LEVELS = 6
 _SHARED: dict[str, Any] = {
     "kinds": {"person": 0.35, "pole": 0.2, "plant": 0.3, "hand": 0.15},
     "contact_width": (0.8, 2.0),
-    "light_size": (0.0093, 0.035),
+    "light_size": (0.0093, 0.012),
     "channel_offset": (0.05, 0.025),
 }
 

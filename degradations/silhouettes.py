@@ -58,7 +58,7 @@ def person(rng: np.random.Generator) -> Polygons:
 
 def pole(rng: np.random.Generator) -> Polygons:
     """A post: plain, with a sign board on top, or a street lamp with an arm."""
-    w = float(rng.uniform(0.015, 0.04))
+    w = float(rng.uniform(0.04, 0.08))
     parts = [np.array([[-w / 2, 0.0], [w / 2, 0.0], [w / 2, -1.0], [-w / 2, -1.0]])]
     variant = int(rng.integers(3))
     if variant == 1:  # sign board
@@ -82,7 +82,7 @@ def plant(rng: np.random.Generator) -> Polygons:
         parts.append(capsule(start, end, width, steps=4))
         if level == 0:
             for _ in range(int(rng.integers(1, 4))):
-                size = float(rng.uniform(0.03, 0.07))
+                size = float(rng.uniform(0.05, 0.1))
                 tilt = angle + float(rng.uniform(-1.0, 1.0))
                 centre = (end[0] + size * math.cos(tilt), end[1] + size * math.sin(tilt))
                 parts.append(ellipse(centre, size, 0.45 * size, tilt, steps=10))
