@@ -16,12 +16,12 @@ from degradations.raindrop import drop_population
 WEATHER = ("raindrop", "rainy", "snowy")
 MAP_KEY = {"raindrop": "mask", "rainy": "rain", "snowy": "snow"}
 
-# Per-image input PSNR bands (dB) documented in each module's docstring (min-max over the bundled
+# Per-image input PSNR bands (dB) documented in the README (raindrop) or each module's docstring (min-max over the bundled
 # photos and 12 seeds), and the median they are centred on (checked within +-2.5 dB on 3 seeds).
 BANDS = {
-    ("raindrop", "light"): (25.0, 40.0, 32.0),
-    ("raindrop", "medium"): (18.0, 31.0, 24.5),
-    ("raindrop", "heavy"): (15.0, 27.0, 21.0),
+    ("raindrop", "light"): (28.0, 42.0, 33.5),
+    ("raindrop", "medium"): (20.0, 31.5, 25.6),
+    ("raindrop", "heavy"): (16.0, 27.0, 20.3),
     ("rainy", "light"): (24.5, 30.0, 27.0),
     ("rainy", "medium"): (15.5, 20.0, 17.8),
     ("rainy", "heavy"): (11.0, 14.5, 12.4),
