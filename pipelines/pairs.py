@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import degradations
+from degradations.labels import MIXTURE_SEP, join_label, split_label
 
 from .common.remote import child
 from .sources import (
@@ -92,6 +93,14 @@ def pair_folders(task: str, split: str, lq_dir: Folder, gt_dir: Folder, pair_by:
     return out
 
 
+def folder_label(name: str) -> str:
+    """A type folder's label: a type or alias, or a mixture ``a+b`` (also written ``a--b``) in that order."""
+    parts = split_label(name.replace("--", MIXTURE_SEP))
+    if not parts:
+        raise ValueError(f"{name!r} names no degradation type")
+    return join_label(parts)
+
+
 def list_daclip_tree(root: Folder, pair_by: str, notes: list[str], follow_symlinks: bool = False) -> list[Found]:
     """``(task, split, lq source, lq path, gt path)`` for DA-CLIP's ``<split>/<type>/{LQ,GT}`` layout
     (a local folder or a prefix on object storage)."""
@@ -106,10 +115,10 @@ def list_daclip_tree(root: Folder, pair_by: str, notes: list[str], follow_symlin
         for type_name in subfolders(split_dir):
             type_dir = child(split_dir, type_name)
             try:
-                task = degradations.canonical_name(type_name)
+                task = folder_label(type_name)
             except ValueError:
                 notes.append(f"{type_dir}: unknown degradation type folder '{type_name}' "
-                             f"(not one of {', '.join(degradations.NAMES)}); skipped")
+                             f"(not one of {', '.join(degradations.NAMES)} or an a+b mixture of them); skipped")
                 continue
             lq_dir, gt_dir = child(type_dir, "LQ"), child(type_dir, "GT")
             if not {"LQ", "GT"} <= set(subfolders(type_dir)):

@@ -1,8 +1,11 @@
 """``make-dataset stats``: counts per task and split, sizes and errors of one or more manifests.
 
 Without arguments it reads the per-task manifests in ``manifests/`` (``<task>.parquet`` and
-``<task>.part-i-of-N.parquet``, ``<task>.ingested.parquet``), not the merged ``train``/``val`` files, so nothing is counted twice.
-Rows are de-duplicated by key when several given manifests overlap.
+``<task>.part-i-of-N.parquet``, ``<task>.ingested.parquet``; mixture tasks as ``a--b.parquet``, ``mix``,
+``wild``), not the merged ``train``/``val`` files, so nothing is counted twice.
+Rows are de-duplicated by key when several given manifests overlap. Counts are per label (a mixture
+such as ``hazy+rainy`` is its own row) and, under ``types``, per component type (a mixture counts
+once for each of its types).
 """
 
 from __future__ import annotations
@@ -17,24 +20,40 @@ import click
 import pandas as pd
 
 import degradations
+from degradations import mixtures
 
 from .common import remote
 from .common.cli import LocalOrURL
-from .manifest import read_manifest
+from .manifest import read_manifest, task_from_slug
 
 TOP_ERRORS = 10
+
+
+def is_task_stem(stem: str) -> bool:
+    """True for a synthesize/ingest task name as files spell it: a type, ``a--b``, ``mix`` or ``wild``."""
+    try:
+        return mixtures.canonical_task(task_from_slug(stem)) == task_from_slug(stem)
+    except ValueError:
+        return False
 
 
 def task_manifests(folder: str | os.PathLike = "manifests") -> list[Path | str]:
     """Per-task manifests in a folder (or a URL): ``<task>[.ingested][.part-i-of-N].parquet``."""
     if remote.is_url(str(folder)):
         return [remote.join(str(folder), name) for name in remote.listdir(str(folder))
-                if name.endswith(".parquet") and name.split(".")[0] in degradations.NAMES]
+                if name.endswith(".parquet") and is_task_stem(name.split(".")[0])]
     out: list[Path | str] = []
     for path in sorted(Path(folder).glob("*.parquet")):
-        if path.stem.split(".")[0] in degradations.NAMES:
+        if is_task_stem(path.stem.split(".")[0]):
             out.append(path)
     return out
+
+
+def type_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """ok rows per component type (a mixture counts for each of its types), in ``NAMES`` order."""
+    ok = frame.loc[frame["status"] == "ok", "degradations"]
+    counts: Counter = Counter(name for parts in ok if parts is not None for name in parts)
+    return {name: int(counts[name]) for name in degradations.NAMES if counts[name]}
 
 
 def dataset_stats(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:
@@ -50,13 +69,11 @@ def dataset_stats(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:
                    "error": int((frame["status"] != "ok").sum()), "clean_images": int(frame["hq_sha256"].nunique())},
         "tasks": {},
     }
-    shard_bytes_total = 0
     for task, rows in sorted(frame.groupby("degradation"), key=lambda kv: str(kv[0])):
         ok = rows[rows["status"] == "ok"]
         shards = sorted({p for p in rows["shard_path"] if isinstance(p, str)})
         sizes = [_size(p) for p in shards]  # None: missing
-        size = sum(n for n in sizes if n is not None)
-        shard_bytes_total += size
+        size = sum(n for n in sizes if n is not None)  # shards holding this label (mix/wild shards hold several)
         splits = {}
         for split, part in rows.groupby("split"):
             splits[str(split)] = {"ok": int((part["status"] == "ok").sum()),
@@ -75,7 +92,9 @@ def dataset_stats(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:
             "height": _summary(ok["height"]),
             "errors": dict(errors.most_common(TOP_ERRORS)),
         }
-    result["totals"]["shard_bytes"] = int(shard_bytes_total)
+    every_shard = {p for p in frame["shard_path"] if isinstance(p, str)}
+    result["totals"]["shard_bytes"] = int(sum(n for n in map(_size, sorted(every_shard)) if n is not None))
+    result["types"] = type_counts(frame)
     return result
 
 
@@ -147,6 +166,9 @@ def format_stats(stats: dict[str, Any]) -> str:
     tot = stats["totals"]
     lines.append(f"total: {tot['rows']} rows, {tot['ok']} ok, {tot['error']} errors, "
                  f"{tot['clean_images']} clean images, {_human(tot['shard_bytes'])} of shards")
+    if any("+" in task for task in stats["tasks"]) and stats.get("types"):
+        lines.append("ok per type (a mixture counts for each of its types): "
+                     + ", ".join(f"{name} {n}" for name, n in stats["types"].items()))
     for task, t in stats["tasks"].items():
         for message, n in t["errors"].items():
             lines.append(f"  {task}: {n} x {message[:140]}")
