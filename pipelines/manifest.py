@@ -81,10 +81,11 @@ def shard_stem_pattern(task: str, kind: str = "") -> re.Pattern[str]:
 def make_key(task: str, content_sha256: str, variant: int, error: bool = False) -> str:
     """Deterministic, dot-free sample key from (content hash, task, variant).
 
-    ``content_sha256`` is the HQ member's hash; failed inputs (no HQ) use the source hash and
-    get an ``_error`` suffix, so the two kinds can never collide.
+    ``content_sha256`` is the HQ member's hash (the LQ member's for an ingested LQ-only image);
+    failed inputs (no HQ) use the source hash and get an ``_error`` suffix, so the two kinds can
+    never collide. A mixture label's ``+`` becomes ``-`` (keys allow letters, digits, ``_``, ``-``).
     """
-    key = f"{task}_{content_sha256[:20]}_{int(variant)}" + ("_error" if error else "")
+    key = f"{task.replace('+', '-')}_{content_sha256[:20]}_{int(variant)}" + ("_error" if error else "")
     member_name(key, "json")  # validates: no dots, no slashes
     return key
 

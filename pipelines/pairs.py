@@ -1,25 +1,34 @@
-"""Reader role of ``ingest``: list paired LQ/GT files, hash them and number the variants.
+"""Reader role of ``ingest``: list paired LQ/GT files (or LQ files alone), hash them and number the variants.
 
 LQ files are paired with GT files by relative path (or by stem when the extensions differ);
 ``--pair-by sorted`` pairs sorted lists instead, as DA-CLIP's loader does, with a warning.
 Exact duplicate LQ files are ingested once; several LQ files of one GT are its variants
 ``0, 1, ...`` ranked by LQ hash. Problems are collected as notes for the summary, never guessed
 around.
+
+LQ-only folders (real photos whose clean version nobody has) are listed by
+:func:`list_lq_folder`: a folder with ``LQ/`` and no ``GT/``, or with images directly, and every
+folder under ``--lq-only``. Their label comes from the folder name (:func:`folder_label`: a type,
+an alias, an ``a+b`` mixture, else ``unknown``); their ``Found`` entries carry :data:`LQ_ONLY` in
+the GT slot. An LQ file without its GT inside a paired folder (LQ/ beside GT/) stays an error row:
+there a missing GT is a pairing problem, not a photo without ground truth.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import degradations
+from degradations.labels import UNKNOWN, join_label, split_label
 
-from .sources import NO_EXTENSION, Source, hash_source, skipped_note, source_id, walk_images
+from .sources import IMAGE_EXTENSIONS, NO_EXTENSION, Source, hash_source, skipped_note, source_id, walk_images
 
 SPLITS = ("train", "val")
-Found = tuple[str, str, str, Path, Path | None]  # (task, split, lq source, lq path, gt path or None)
+LQ_ONLY = "LQ only"  # in Found's GT slot: an LQ image that has no GT by design (not a missing file)
+Found = tuple[str, str, str, Path, Path | str | None]  # (task, split, lq source, lq path, gt path / None / LQ_ONLY)
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,7 @@ class Pair:
     gt: Source | None
     variant: int = 0
     problem: str | None = None  # set when the pair cannot be made (e.g. no GT file)
+    lq_only: bool = False  # an LQ image without ground truth by design: an ok row with no HQ member
 
 
 def _image_files(folder: Path, boundary: Path, follow_symlinks: bool, skipped: Counter) -> dict[str, Path]:
@@ -81,16 +91,84 @@ def pair_folders(task: str, split: str, lq_dir: Path, gt_dir: Path, pair_by: str
     return out
 
 
-def list_daclip_tree(root: Path, pair_by: str, notes: list[str], follow_symlinks: bool = False) -> list[Found]:
-    """``(task, split, lq source, lq path, gt path)`` for DA-CLIP's ``<split>/<type>/{LQ,GT}`` layout."""
+def folder_label(folder: Path, notes: list[str]) -> str:
+    """The label of an LQ-only folder: its name as a type, alias or ``a+b`` mixture, else ``unknown`` (noted)."""
+    try:
+        return join_label(split_label(folder.name))
+    except ValueError:
+        notes.append(f"{folder}: '{folder.name}' is not a degradation type or a+b mixture; "
+                     f"its images are labelled {UNKNOWN}")
+        return UNKNOWN
+
+
+def parse_label(text: str) -> str:
+    """A label given on the command line (``--task`` of LQ-only input): type, alias, mixture or ``unknown``."""
+    return join_label(split_label(text))
+
+
+def _has_images(folder: Path) -> bool:
+    return any(p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
+               for p in folder.iterdir())
+
+
+def _is_lq_only(folder: Path) -> bool:
+    """An LQ/ folder without GT/, or image files directly (and no LQ/ or GT/)."""
+    lq, gt = (folder / "LQ").is_dir(), (folder / "GT").is_dir()
+    return not gt and (lq or _has_images(folder))
+
+
+def list_lq_folder(label: str, split: str, folder: Path, notes: list[str], follow_symlinks: bool = False,
+                   boundary: Path | None = None) -> list[Found]:
+    """Every image under ``folder`` as an LQ-only entry of ``label`` (skipped files are noted)."""
+    skipped: Counter = Counter()
+    files = _image_files(folder, boundary or folder, follow_symlinks, skipped)
+    skipped.pop(NO_EXTENSION, None)
+    note = skipped_note(skipped, f"{label} ({split})")
+    if note:
+        notes.append(note)
+    return [(label, split, str(folder / name), path, LQ_ONLY) for name, path in files.items()]
+
+
+def _list_lq_only(folder: Path, split: str, root: Path, notes: list[str], follow_symlinks: bool) -> list[Found]:
+    """An LQ-only type folder: its LQ/ if it has one, else its own images (GT/ is never read)."""
+    lq_dir, gt_dir = folder / "LQ", folder / "GT"
+    if not lq_dir.is_dir() and gt_dir.is_dir():
+        notes.append(f"{folder}: no LQ/ folder beside GT/; skipped")
+        return []
+    if not lq_dir.is_dir() and not _has_images(folder):
+        notes.append(f"{folder}: no LQ/ folder and no images directly in it; skipped")
+        return []
+    if gt_dir.is_dir():
+        notes.append(f"{folder}: GT/ not read (--lq-only)")
+    return list_lq_folder(folder_label(folder, notes), split, lq_dir if lq_dir.is_dir() else folder, notes,
+                          follow_symlinks, boundary=root)
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def list_daclip_tree(root: Path, pair_by: str, notes: list[str], follow_symlinks: bool = False,
+                     lq_only: bool = False) -> list[Found]:
+    """``(task, split, lq source, lq path, gt path)`` for DA-CLIP's ``<split>/<type>/{LQ,GT}`` layout.
+
+    A type folder without GT/ (LQ/ only, or images directly) is LQ-only, and so is a folder at the
+    top that is not a split (its split is ``auto``); ``lq_only`` makes every folder LQ-only.
+    """
     if not root.is_dir():
         raise FileNotFoundError(f"--root is not a folder: {root}")
-    found = []
-    for split_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    found: list[Found] = []
+    for split_dir in _subfolders(root):
         if split_dir.name not in SPLITS:
+            if lq_only or _is_lq_only(split_dir):
+                found += _list_lq_only(split_dir, "auto", root, notes, follow_symlinks)
+                continue
             notes.append(f"{split_dir}: unknown split folder (expected {' or '.join(SPLITS)}); skipped")
             continue
-        for type_dir in sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for type_dir in _subfolders(split_dir):
+            if lq_only or _is_lq_only(type_dir):
+                found += _list_lq_only(type_dir, split_dir.name, root, notes, follow_symlinks)
+                continue
             try:
                 task = degradations.canonical_name(type_dir.name)
             except ValueError:
@@ -105,7 +183,7 @@ def list_daclip_tree(root: Path, pair_by: str, notes: list[str], follow_symlinks
                                                             follow_symlinks, boundary=root):
                 found.append((task, split_dir.name, lq_source, lq_path, gt_path))
     if not found:
-        raise FileNotFoundError(f"no <split>/<type>/LQ|GT image pairs under {root}")
+        raise FileNotFoundError(f"no <split>/<type>/LQ|GT image pairs (or LQ-only folders) under {root}")
     return found
 
 
@@ -117,12 +195,13 @@ def build_pairs(found: Sequence[Found], notes: list[str]) -> dict[str, list[Pair
     for task, split, lq_source, lq_path, gt_path in found:
         lq = hash_source(Source(source=lq_source, path=str(lq_path)))
         gt = None
-        if gt_path is not None:
+        lq_only = isinstance(gt_path, str) and gt_path == LQ_ONLY
+        if gt_path is not None and not lq_only:
             if gt_path not in gt_hashes:
                 gt_hashes[gt_path] = hash_source(Source(source=str(gt_path), path=str(gt_path)))
             gt = gt_hashes[gt_path]
-        problem = None if gt is not None else f"no GT file for {Path(lq_source).name}"
-        pair = Pair(task=task, split=split, lq=lq, gt=gt, problem=problem)
+        problem = None if gt is not None or lq_only else f"no GT file for {Path(lq_source).name}"
+        pair = Pair(task=task, split=split, lq=lq, gt=gt, problem=problem, lq_only=lq_only)
         ident = source_id(lq)
         seen = by_task.setdefault(task, {})
         if ident in seen:
@@ -139,7 +218,7 @@ def build_pairs(found: Sequence[Found], notes: list[str]) -> dict[str, list[Pair
         ranked, counter = [], Counter()
         for pair in ordered:
             group = source_id(pair.gt) if pair.gt else source_id(pair.lq)
-            ranked.append(Pair(pair.task, pair.split, pair.lq, pair.gt, variant=counter[group], problem=pair.problem))
+            ranked.append(replace(pair, variant=counter[group]))
             counter[group] += 1
         out[task] = ranked
     return out
