@@ -1,7 +1,9 @@
 """``make-dataset stats``: counts per task and split, sizes and errors of one or more manifests.
 
 Without arguments it reads the per-task manifests in ``manifests/`` (``<task>.parquet`` and
-``<task>.part-i-of-N.parquet``, ``<task>.ingested.parquet``), not the merged ``train``/``val`` files, so nothing is counted twice.
+``<task>.part-i-of-N.parquet``, ``<task>.ingested.parquet``; ``<task>`` is any label, ``unknown`` and
+``a+b`` included), not the merged ``train``/``val`` files, so nothing is counted twice.
+``without_hq`` counts ok rows with no clean image (ingested LQ-only photos).
 Rows are de-duplicated by key when several given manifests overlap.
 """
 
@@ -16,7 +18,7 @@ from typing import Any
 import click
 import pandas as pd
 
-import degradations
+from degradations.labels import split_label
 
 from .common import remote
 from .common.cli import LocalOrURL
@@ -25,14 +27,22 @@ from .manifest import read_manifest
 TOP_ERRORS = 10
 
 
+def _is_label(name: str) -> bool:
+    try:
+        split_label(name)
+    except ValueError:
+        return False
+    return True
+
+
 def task_manifests(folder: str | os.PathLike = "manifests") -> list[Path | str]:
-    """Per-task manifests in a folder (or a URL): ``<task>[.ingested][.part-i-of-N].parquet``."""
+    """Per-task manifests in a folder (or a URL): ``<label>[.ingested][.part-i-of-N].parquet``."""
     if remote.is_url(str(folder)):
         return [remote.join(str(folder), name) for name in remote.listdir(str(folder))
-                if name.endswith(".parquet") and name.split(".")[0] in degradations.NAMES]
+                if name.endswith(".parquet") and _is_label(name.split(".")[0])]
     out: list[Path | str] = []
     for path in sorted(Path(folder).glob("*.parquet")):
-        if path.stem.split(".")[0] in degradations.NAMES:
+        if _is_label(path.stem.split(".")[0]):
             out.append(path)
     return out
 
@@ -47,7 +57,8 @@ def dataset_stats(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "manifests": [str(p) for p in paths],
         "totals": {"rows": len(frame), "ok": int((frame["status"] == "ok").sum()),
-                   "error": int((frame["status"] != "ok").sum()), "clean_images": int(frame["hq_sha256"].nunique())},
+                   "error": int((frame["status"] != "ok").sum()), "clean_images": int(frame["hq_sha256"].nunique()),
+                   "without_hq": int(((frame["status"] == "ok") & frame["hq_sha256"].isna()).sum())},
         "tasks": {},
     }
     shard_bytes_total = 0
@@ -67,6 +78,7 @@ def dataset_stats(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:
             "ok": len(ok),
             "error": int(len(rows) - len(ok)),
             "clean_images": int(ok["hq_sha256"].nunique()),
+            "without_hq": int(ok["hq_sha256"].isna().sum()),
             "captioned": int(ok["caption"].notna().sum()),
             "shards": len(shards),
             "missing_shards": sum(n is None for n in sizes),
@@ -147,6 +159,8 @@ def format_stats(stats: dict[str, Any]) -> str:
     tot = stats["totals"]
     lines.append(f"total: {tot['rows']} rows, {tot['ok']} ok, {tot['error']} errors, "
                  f"{tot['clean_images']} clean images, {_human(tot['shard_bytes'])} of shards")
+    if tot.get("without_hq"):
+        lines.append(f"  {tot['without_hq']} ok rows have no clean image (LQ only, ingested without ground truth)")
     for task, t in stats["tasks"].items():
         for message, n in t["errors"].items():
             lines.append(f"  {task}: {n} x {message[:140]}")

@@ -13,6 +13,9 @@ where anything is written. Checked, all vectorised (a 1.5 M-row manifest takes a
 - ``shard`` names a ``.tar`` file; ``members`` is a JSON list of member suffixes such as
   ``hq.png`` (no path separators, no ``..``, known extensions). ``ok`` rows must have both;
   ``error`` rows may have neither (the writer records a shard but no members);
+- an ``ok`` row lists an ``lq.*`` member; it may lack an ``hq.*`` member only when it is an ingested
+  image without ground truth (``origin`` ``ingested`` and ``hq_sha256`` null), and a row with an
+  ``hq.*`` member has an ``hq_sha256``;
 - a manifest written by ``merge`` names its partner (train <-> val) and a merge id in its
   Parquet metadata: if the partner on disk carries another id, the two come from different
   merge runs (a run cut off between its two renames) and reading refuses.
@@ -145,6 +148,30 @@ def validate_table(table: pa.Table, path: str | os.PathLike, schema: pa.Schema) 
     _check_values(label, table, "degradation", degradation_problem)
     _check_values(label, table, "shard", _shard_problem)
     _check_values(label, table, "members", members_problem)
+    _check_images(label, table, ok)
+
+
+def _with_member(members: pa.ChunkedArray, stem: str) -> pa.ChunkedArray:
+    """Per row: does ``members`` (already checked to be a JSON list) list a ``<stem>.*`` member?"""
+    values = [v for v in pc.unique(members).to_pylist() if v is not None]
+    having = [v for v in values if any(m.startswith(f"{stem}.") for m in json.loads(v))]
+    return pc.is_in(members, value_set=pa.array(having, type=pa.string()))
+
+
+def _check_images(label: str, table: pa.Table, ok: pa.ChunkedArray) -> None:
+    """ok rows have an LQ member; only ingested rows without ground truth lack an HQ one."""
+    members = _strings(table, "members")
+    _fail(label, table, _where(pc.and_(ok, pc.invert(_with_member(members, "lq")))), "ok row without an lq member")
+    has_hq = _with_member(members, "hq")
+    hq_hash = (pc.is_valid(table.column("hq_sha256")) if "hq_sha256" in table.column_names
+               else pa.chunked_array([pa.array([False] * table.num_rows)]))
+    origin = _strings(table, "origin") if "origin" in table.column_names else None
+    ingested = (pc.fill_null(pc.equal(origin, "ingested"), False) if origin is not None
+                else pa.chunked_array([pa.array([False] * table.num_rows)]))
+    without_hq = pc.and_(ok, pc.invert(has_hq))
+    _fail(label, table, _where(pc.and_(without_hq, pc.invert(pc.and_(ingested, pc.invert(hq_hash))))),
+          "ok row without an hq member (only an ingested image without ground truth, hq_sha256 null, may lack one)")
+    _fail(label, table, _where(pc.and_(pc.and_(ok, has_hq), pc.invert(hq_hash))), "row with an hq member but no hq_sha256")
 
 
 def check_partner(path: str | os.PathLike, metadata: dict[bytes, bytes] | None,
