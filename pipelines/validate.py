@@ -13,9 +13,9 @@ where anything is written. Checked, all vectorised (a 1.5 M-row manifest takes a
 - ``shard`` names a ``.tar`` file; ``members`` is a JSON list of member suffixes such as
   ``hq.png`` (no path separators, no ``..``, known extensions). ``ok`` rows must have both;
   ``error`` rows may have neither (the writer records a shard but no members);
-- an ``ok`` row lists an ``lq.*`` member; it may lack an ``hq.*`` member only when it is an ingested
-  image without ground truth (``origin`` ``ingested`` and ``hq_sha256`` null), and a row with an
-  ``hq.*`` member has an ``hq_sha256``;
+- an ``ok`` image row (``origin`` ``synthesized`` or ``ingested``) lists an ``lq.*`` member; it may
+  lack an ``hq.*`` member only when it is an ingested image without ground truth (``origin``
+  ``ingested`` and ``hq_sha256`` null), and one with an ``hq.*`` member has an ``hq_sha256``;
 - a manifest written by ``merge`` names its partner (train <-> val) and a merge id in its
   Parquet metadata: if the partner on disk carries another id, the two come from different
   merge runs (a run cut off between its two renames) and reading refuses.
@@ -159,19 +159,21 @@ def _with_member(members: pa.ChunkedArray, stem: str) -> pa.ChunkedArray:
 
 
 def _check_images(label: str, table: pa.Table, ok: pa.ChunkedArray) -> None:
-    """ok rows have an LQ member; only ingested rows without ground truth lack an HQ one."""
+    """Image rows (origin synthesized or ingested) that are ok have an LQ member, and an HQ member
+    with its hash, except an ingested image without ground truth: no HQ member, ``hq_sha256`` null."""
+    if "origin" not in table.column_names or "hq_sha256" not in table.column_names:
+        return
+    origin = _strings(table, "origin")
+    ingested = pc.fill_null(pc.equal(origin, "ingested"), False)
+    images = pc.and_(ok, pc.fill_null(pc.is_in(origin, pa.array(["synthesized", "ingested"])), False))
     members = _strings(table, "members")
-    _fail(label, table, _where(pc.and_(ok, pc.invert(_with_member(members, "lq")))), "ok row without an lq member")
-    has_hq = _with_member(members, "hq")
-    hq_hash = (pc.is_valid(table.column("hq_sha256")) if "hq_sha256" in table.column_names
-               else pa.chunked_array([pa.array([False] * table.num_rows)]))
-    origin = _strings(table, "origin") if "origin" in table.column_names else None
-    ingested = (pc.fill_null(pc.equal(origin, "ingested"), False) if origin is not None
-                else pa.chunked_array([pa.array([False] * table.num_rows)]))
-    without_hq = pc.and_(ok, pc.invert(has_hq))
-    _fail(label, table, _where(pc.and_(without_hq, pc.invert(pc.and_(ingested, pc.invert(hq_hash))))),
+    has_hq, hq_hash = _with_member(members, "hq"), pc.is_valid(table.column("hq_sha256"))
+    _fail(label, table, _where(pc.and_(images, pc.invert(_with_member(members, "lq")))), "ok row without an lq member")
+    lq_only = pc.and_(ingested, pc.invert(hq_hash))
+    _fail(label, table, _where(pc.and_(pc.and_(images, pc.invert(has_hq)), pc.invert(lq_only))),
           "ok row without an hq member (only an ingested image without ground truth, hq_sha256 null, may lack one)")
-    _fail(label, table, _where(pc.and_(pc.and_(ok, has_hq), pc.invert(hq_hash))), "row with an hq member but no hq_sha256")
+    _fail(label, table, _where(pc.and_(pc.and_(images, has_hq), pc.invert(hq_hash))),
+          "row with an hq member but no hq_sha256")
 
 
 def check_partner(path: str | os.PathLike, metadata: dict[bytes, bytes] | None,
