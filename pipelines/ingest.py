@@ -101,7 +101,7 @@ def list_inputs(root: str | None, task: str | None, lq_dir: str | None, hq_dir: 
             raise FileNotFoundError(f"no image files in {lq_dir}")
         return found
     if not (task and lq_dir and hq_dir):
-        raise ValueError("give --root DIR, or --task NAME --lq DIR --hq DIR")
+        raise ValueError("give --root DIR, --task NAME --lq DIR --hq DIR, or --lq DIR alone (LQ images without ground truth)")
     name = degradations.canonical_name(task)
     found: list[Found] = [(name, split, s, lq, gt)
                           for s, lq, gt in pair_folders(name, split, Path(lq_dir), Path(hq_dir), pair_by, notes,
