@@ -49,11 +49,11 @@ COUNTERPARTS: dict[str, tuple[str, dict[str, Any], bool, str]] = {
                   "a gamma LUT; ours: linear exposure scaling plus Poisson-Gaussian sensor noise"),
     "noisy": ("GaussNoise", {"std_range": (25 / 255, 25 / 255)}, True, "AWGN sigma 25 on both sides"),
     "raindrop": ("Spatter", {"mode": "rain"}, False,
-                 "tinted additive blobs; ours: refractive drops with flipped, blurred background"),
+                 "tinted additive blobs; ours: dense defocused refractive drops with a flipped, blurred view"),
     "rainy": ("RandomRain", {}, False, "identical straight lines that darken; ours: layered streaks, screen blend"),
     "shadowed": ("RandomShadow", {"shadow_roi": (0, 0, 1, 1), "num_shadows_limit": (1, 3)}, False,
-                 "hard-edged, possibly self-intersecting polygons, uniform scaling; ours: soft mattes, "
-                 "per-channel affine darkening, matte output"),
+                 "hard-edged, possibly self-intersecting polygons, uniform scaling; ours: object silhouettes "
+                 "with a distance-dependent penumbra, per-channel affine darkening, matte output"),
     "snowy": ("RandomSnow", {}, False, "bleaches bright pixels; ours: layered defocused flakes with streaks"),
     "uncompleted": ("CoarseDropout", {"num_holes_range": (1, 8), "hole_height_range": (0.1, 0.25),
                                       "hole_width_range": (0.1, 0.25), "fill": 255}, False,

@@ -93,8 +93,12 @@ def compose(
 
 
 def replay(img: np.ndarray, params: dict[str, Any]) -> Result:
-    """Re-apply a recorded params dict (single type or ``compose``) to the clean image."""
+    """Re-apply a recorded params dict (single type, ``compose``, or the wild chain) to the clean image."""
     img = to_rgb8(img)
+    if params.get("name") == COMPOSE_NAME and params.get("chain") == "wild":
+        from . import wild
+
+        return wild.apply(img, params)
     if params.get("name") == COMPOSE_NAME:
         maps: dict[str, np.ndarray] = {}
         current = img

@@ -1,26 +1,38 @@
-"""shadowed: cast shadows with soft penumbrae and SynShadow's per-channel affine darkening.
+"""shadowed: cast shadows of real objects with a physical penumbra and SynShadow's affine darkening.
 
-DA-CLIP's shadow data is SRD (real pairs). The synthetic model follows SynShadow (Inoue &
-Yamasaki 2021): ``lq = matte * darken(img) + (1 - matte) * img`` in sRGB, where ``darken`` is,
-per channel, the line through ``(x1_c, 0)`` and ``(1, y2)`` (slope below 1), clipped to [0, 1].
-The x-intercepts differ per channel, ``x1_R = x1 + dR`` and ``x1_B = x1 - dB`` with
-``dR, dB ~ N(0.05, 0.025)``: red is darkened more than blue, as in skylight-lit shadows.
+Real shadow data (SRD, Qu et al. CVPR 2017; ISTD, Wang et al. CVPR 2018) is captured by photographing
+a scene with and without an occluder between the sun and the surface: people, poles, plants, hands,
+boards. Their shadows are dark silhouettes of those objects with a crisp edge where the object
+touches the surface and a thin penumbra that widens away from it. This type (params ``version`` 2)
+renders that; version 1 (soft abstract blobs and bars) lives on in ``degradations.legacy.shadowed_v1``.
 
-The matte is the union of 1-3 occluders covering 5-40 % of the frame:
-- ``blob``: smooth noise on a Gaussian envelope, thresholded (foliage, irregular objects);
-- ``polygon``: 3-10 vertices at sorted angles around a centre, so it never self-intersects, then
-  stretched and rotated (buildings, people, boards);
-- ``bar``: a long thin band (poles, branches, cables).
-Each shape is fitted to its share of the drawn coverage (the part inside the frame counts).
-The penumbra is a Gaussian blur whose sigma goes from ``penumbra[0]`` to ``penumbra[1]`` (0.5-3 %
-of the short side) along a random direction: shadows soften away from the contact point.
+Darkening (unchanged from version 1): SynShadow (Inoue & Yamasaki, TCSVT 2021),
+``lq = matte * darken(img) + (1 - matte) * img`` in sRGB, where ``darken`` is, per channel, the line
+through ``(x1_c, 0)`` and ``(1, y2)`` (slope below 1), clipped to [0, 1]; ``x1_R = x1 + dR`` and
+``x1_B = x1 - dB`` with ``dR, dB ~ N(0.05, 0.025)``: red is darkened more than blue (skylight-lit).
 
-Everything is recorded: shape kinds, centres, areas, stretch, rotation, penumbra, darkening and
-the ``seed`` of the shape details (vertex angles and radii, the noise field). Shapes are drawn at
-a working resolution of at most 512 px on the short side and the (smooth) matte is resized to the
-image, so a 4000x3000 image costs little more than a 512x512 one. Side output ``matte``: uint8,
-255 = full shadow. Input PSNR on the bundled photos (median, interquartile range): light 28.6
-(25.0-30.5) dB, medium 19.5 (17.6-21.5) dB, heavy 13.9 (13.0-16.4) dB.
+Occluders: 1-3 procedural silhouettes (:mod:`degradations.silhouettes`): ``person`` (head, torso,
+striding legs, bent arms), ``pole`` (post, sign, street lamp), ``plant`` (a stem branching 3-4
+times with leaves), ``hand`` (forearm, palm, spread fingers). The shadow of an upright object on
+the surface is its silhouette lengthened by ``elongation`` (low sun: long shadows) and sheared,
+then rotated to the shadow direction and scaled so that its visible part covers its share of the
+drawn ``coverage``.
+
+Penumbra (geometric optics of an extended source): a light of angular diameter ``theta`` casts a
+penumbra of width ``theta * d`` at a surface point whose occluding point is ``d`` away (Haines &
+Moller, "Real-Time Shadows", ch. 1; the sun's ``theta`` is 0.0093 rad). For a grounded object the
+occluding point of a shadow point at image distance ``s`` from the contact point is at height
+``s / elongation``, so ``d = s * sqrt(1 + 1 / elongation**2)``; a hand is held ``lift`` silhouette
+heights above the surface, so ``d`` is about that everywhere. The 10-90 % width of the edge is
+``contact_width + theta * d`` (px at a 512-px short side for ``contact_width``: the edge at the
+contact point); it is rendered as a Gaussian blur whose sigma (width / 2.563) varies per pixel,
+by interpolating between a few blur levels.
+
+Everything is recorded: kinds, centres, areas, rotation, elongation, shear, lift, contact width,
+light size, darkening and the ``seed`` of the silhouette details (stride, arm angles, branching,
+finger spread). Shapes are drawn at a working resolution of at most 512 px on the short side and
+the (smooth) matte is resized to the image. Side output ``matte``: uint8, 255 = full shadow. Input
+PSNR on the bundled photos: see the README's "What each type models" table.
 
 albumentations' RandomShadow is not the same thing: hard-edged random-vertex polygons (often
 self-intersecting), one uniform scale for all channels (no colour shift), no penumbra, no matte.
@@ -34,25 +46,31 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .base import Result, check_severity, choose, draw, draw_int, draw_seed
+from .base import Result, check_severity, choose, draw, draw_int, draw_seed, log_uniform
+from .silhouettes import SILHOUETTES
 
-KINDS: tuple[str, ...] = ("blob", "polygon", "bar")
+KINDS: tuple[str, ...] = ("person", "pole", "plant", "hand")
+GROUNDED: frozenset[str] = frozenset({"person", "pole", "plant"})  # touch the surface at their origin
 WORK_SIDE = 512  # shapes and penumbra are rendered with at most this many pixels on the short side
-BLOB_SIDE = 128  # the smooth blob field is computed at this size, then resized
+REFERENCE_SIDE = 512.0
+TEN_NINETY = 2.5631  # 10-90 % width of a Gaussian-blurred step, in sigmas (2 * 1.2816)
+LEVEL_RATIO = 1.5  # sigma ratio between neighbouring blur levels of the variable penumbra
+MAX_LEVELS = 6
 
-
-# Shared by every preset: occluder kinds, penumbra sigma (fraction of the short side), and the
-# mean and std of SynShadow's per-channel x-intercept offsets dR, dB.
+# Shared by every preset: occluder kinds, 10-90 % edge width at the contact point (px at 512),
+# angular diameter of the light (rad: the sun 0.0093, a hazy sun or a bright patch of sky more),
+# and the mean and std of SynShadow's per-channel x-intercept offsets dR, dB.
 _SHARED: dict[str, Any] = {
-    "kinds": {"blob": 0.4, "polygon": 0.4, "bar": 0.2},
-    "penumbra": (0.005, 0.03),
+    "kinds": {"person": 0.35, "pole": 0.2, "plant": 0.3, "hand": 0.15},
+    "contact_width": (0.8, 2.0),
+    "light_size": (0.0093, 0.012),
     "channel_offset": (0.05, 0.025),
 }
 
 
 class Shadowed:
     name = "shadowed"
-    version = 1
+    version = 2
     ranges: dict[str, dict[str, Any]] = {
         severity: {**preset, **_SHARED}
         for severity, preset in {
@@ -71,23 +89,16 @@ class Shadowed:
         shadows = []
         for share in shares:
             kind = choose(rng, spec["kinds"])
-            shadow: dict[str, Any] = {
+            grounded = kind in GROUNDED
+            shadows.append({
                 "kind": kind,
-                "center": [float(rng.uniform(0.0, 1.0)), float(rng.uniform(0.0, 1.0))],
+                "center": [float(rng.uniform(0.15, 0.85)), float(rng.uniform(0.15, 0.85))],
                 "area": float(coverage * share),
-                "rotation": float(rng.uniform(0.0, 180.0)),
-            }
-            if kind == "polygon":
-                shadow["vertices"] = int(rng.integers(3, 11))
-                shadow["stretch"] = float(math.exp(rng.uniform(0.0, math.log(3.0))))
-            elif kind == "blob":
-                shadow["stretch"] = float(math.exp(rng.uniform(0.0, math.log(2.5))))
-                shadow["detail"] = int(rng.integers(3, 9))  # noise cells across the blob
-                shadow["roughness"] = float(rng.uniform(0.2, 0.6))
-            else:
-                shadow["length"] = float(rng.uniform(0.5, 2.0))  # fraction of the image diagonal
-            shadows.append(shadow)
-        near, far = sorted(float(v) for v in rng.uniform(*spec["penumbra"], size=2))
+                "rotation": float(rng.uniform(0.0, 360.0)),  # direction the shadow points in the image
+                "elongation": log_uniform(rng, 0.8, 2.5) if grounded else float(rng.uniform(0.9, 1.2)),
+                "shear": float(rng.uniform(-0.3, 0.3)),
+                "lift": 0.0 if grounded else float(rng.uniform(0.3, 1.0)),  # silhouette heights above the surface
+            })
         x1 = draw(rng, spec["x1"])
         mean, std = spec["channel_offset"]
         d_red, d_blue = (max(0.0, float(v)) for v in rng.normal(mean, std, size=2))
@@ -96,8 +107,8 @@ class Shadowed:
         return {
             "shadows": shadows,
             "coverage": float(coverage),
-            "penumbra": [near, far],
-            "penumbra_angle": float(rng.uniform(0.0, 360.0)),
+            "contact_width": draw(rng, spec["contact_width"]),
+            "light_size": draw(rng, spec["light_size"]),
             "channel_offsets": [d_red, d_blue],
             "x1": [float(v) for v in x1_rgb],
             "y2": float(y2),
@@ -105,15 +116,22 @@ class Shadowed:
         }
 
     def apply(self, img: np.ndarray, params: dict[str, Any]) -> Result:
-        h, w = img.shape[:2]
-        matte = render_matte((h, w), params)
-        lut = darkening_lut(params["x1"], params["y2"])  # darken(v) - v per channel, 0..255 units
-        diff = cv2.LUT(img, lut)
-        out = img.astype(np.float32) + diff * matte[:, :, None]
-        np.add(out, np.float32(0.5), out=out)
-        np.clip(out, 0, 255, out=out)
-        matte8 = (matte * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
-        return Result(lq=out.astype(np.uint8), maps={"matte": matte8})
+        if params.get("version", 1) == 1:
+            from .legacy import shadowed_v1
+
+            return shadowed_v1.apply(img, params)
+        return darken_under(img, render_matte(img.shape[:2], params), params)
+
+
+def darken_under(img: np.ndarray, matte: np.ndarray, params: dict[str, Any]) -> Result:
+    """SynShadow's darkening weighted by the float32 ``matte``; the ``matte`` side map as uint8."""
+    lut = darkening_lut(params["x1"], params["y2"])  # darken(v) - v per channel, 0..255 units
+    diff = cv2.LUT(img, lut)
+    out = img.astype(np.float32) + diff * matte[:, :, None]
+    np.add(out, np.float32(0.5), out=out)
+    np.clip(out, 0, 255, out=out)
+    matte8 = (matte * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
+    return Result(lq=out.astype(np.uint8), maps={"matte": matte8})
 
 
 def darkening_lut(x1: list[float], y2: float) -> np.ndarray:
@@ -125,34 +143,112 @@ def darkening_lut(x1: list[float], y2: float) -> np.ndarray:
         columns.append(np.clip(slope * (v - x1_c), 0.0, 1.0) - v)
     return (np.stack(columns, axis=-1) * 255.0).astype(np.float32).reshape(256, 1, 3)
 
-
 def render_matte(shape: tuple[int, int], params: dict[str, Any]) -> np.ndarray:
-    """The float32 HxW shadow matte in [0, 1] (1 = full shadow) for recorded params."""
+    """The float32 HxW shadow matte in [0, 1] (1 = full shadow) for recorded version 2 params."""
     h, w = shape
     scale = min(1.0, WORK_SIDE / min(h, w))
     wh, ww = max(1, round(h * scale)), max(1, round(w * scale))
+    unit = min(wh, ww) / REFERENCE_SIDE
     rng = np.random.default_rng(int(params["seed"]))
-    hard = np.zeros((wh, ww), np.float32)
+    matte = np.zeros((wh, ww), np.float32)
     for shadow in params["shadows"]:
-        hard = np.maximum(hard, _SHAPES[shadow["kind"]](rng, (wh, ww), shadow))
-    matte = _penumbra(hard, params["penumbra"], params["penumbra_angle"], min(wh, ww))
+        polygons = SILHOUETTES[shadow["kind"]](rng)
+        hard, anchor, height = _cast(polygons, (wh, ww), shadow)
+        _add_penumbra(matte, hard, anchor, shadow, float(params["contact_width"]) * unit,
+                      float(params["light_size"]), height)
     if (wh, ww) != (h, w):
         matte = cv2.resize(matte, (w, h), interpolation=cv2.INTER_LINEAR)
     return np.clip(matte, 0.0, 1.0)
 
 
-def _penumbra(hard: np.ndarray, sigmas: list[float], angle: float, side: int) -> np.ndarray:
-    near, far = (max(0.3, s * side) for s in sigmas)
-    soft_near = cv2.GaussianBlur(hard, (0, 0), near, borderType=cv2.BORDER_REFLECT)
-    if far - near < 0.05:
-        return soft_near
-    soft_far = cv2.GaussianBlur(hard, (0, 0), far, borderType=cv2.BORDER_REFLECT)
+def _cast(
+    polygons: list[np.ndarray], shape: tuple[int, int], shadow: dict[str, Any]
+) -> tuple[np.ndarray, tuple[float, float], float]:
+    """The hard (anti-aliased) uint8 shadow of a silhouette, its contact point in px and its height in px."""
+    h, w = shape
+    elongation, shear = float(shadow["elongation"]), float(shadow["shear"])
+    local = []
+    for poly in polygons:
+        p = poly.astype(np.float64).copy()
+        p[:, 0] += shear * p[:, 1]
+        p[:, 1] *= elongation
+        local.append(p)
+    everything = np.concatenate(local)
+    middle = (everything.min(axis=0) + everything.max(axis=0)) / 2.0
+    local = [p - middle for p in local]
+    # the silhouette's "up" (-y) is turned to point along ``rotation`` (0 deg = image right)
+    rotation = float(shadow["rotation"]) + 90.0
+    center = (shadow["center"][0] * w, shadow["center"][1] * h)
+    target = shadow["area"] * h * w
+    area = sum(0.5 * abs(_shoelace(p)) for p in local)
+    base = math.sqrt(target / max(area, 1e-6))
+
+    def render(factor: float) -> np.ndarray:
+        mask = np.zeros(shape, np.uint8)
+        for p in local:
+            pts = _transform(p * factor, center, 1.0, rotation)
+            cv2.fillConvexPoly(mask, np.round(pts * 16).astype(np.int32), 255, cv2.LINE_AA, shift=4)
+        return mask
+
+    factor = [base]
+
+    def tracked(f: float) -> np.ndarray:
+        factor[0] = f
+        return render(f)
+
+    hard = _fit(tracked, target, base, 2.0)
+    anchor = _transform(-middle[None, :] * factor[0], center, 1.0, rotation)[0]
+    return hard, (float(anchor[0]), float(anchor[1])), factor[0]
+
+
+def _add_penumbra(
+    matte: np.ndarray,
+    hard: np.ndarray,
+    anchor: tuple[float, float],
+    shadow: dict[str, Any],
+    contact: float,
+    theta: float,
+    height: float,
+) -> None:
+    """Blur ``hard`` with a per-pixel sigma from the penumbra model and max it into ``matte``."""
+    x, y, bw, bh = cv2.boundingRect(hard)
+    if bw == 0 or bh == 0:
+        return
     h, w = hard.shape
-    ux, uy = math.cos(math.radians(angle)), math.sin(math.radians(angle))
-    proj = np.arange(w, dtype=np.float32)[None, :] * np.float32(ux) + np.arange(h, dtype=np.float32)[:, None] * np.float32(uy)
-    span = float(proj.max() - proj.min())
-    ramp = (proj - proj.min()) / np.float32(span) if span > 0 else np.zeros_like(proj)
-    return soft_near + ramp * (soft_far - soft_near)
+    # the widest edge sits at the far end of the box from the contact point
+    corners = np.array([[x, y], [x + bw, y], [x, y + bh], [x + bw, y + bh]], np.float64)
+    far = float(np.hypot(corners[:, 0] - anchor[0], corners[:, 1] - anchor[1]).max())
+    sigma_lo = max(0.3, contact / TEN_NINETY)
+    sigma_hi = max(sigma_lo, _edge_width(far, shadow, contact, theta, height) / TEN_NINETY)
+    pad = math.ceil(3.0 * sigma_hi) + 1
+    x0, y0, x1, y1 = max(0, x - pad), max(0, y - pad), min(w, x + bw + pad), min(h, y + bh + pad)
+    roi = hard[y0:y1, x0:x1].astype(np.float32) * np.float32(1.0 / 255.0)
+    levels = min(MAX_LEVELS, max(1, math.ceil(math.log(sigma_hi / sigma_lo) / math.log(LEVEL_RATIO)) + 1))
+    sigmas = [sigma_lo * LEVEL_RATIO**k for k in range(levels)]
+    blurred = np.stack([cv2.GaussianBlur(roi, (0, 0), s, borderType=cv2.BORDER_REPLICATE) for s in sigmas])
+    if levels == 1:
+        soft = blurred[0]
+    else:
+        xs = np.arange(x0, x1, dtype=np.float32)[None, :] - np.float32(anchor[0])
+        ys = np.arange(y0, y1, dtype=np.float32)[:, None] - np.float32(anchor[1])
+        sigma = _edge_width(np.sqrt(xs * xs + ys * ys), shadow, contact, theta, height) / np.float32(TEN_NINETY)
+        pos = np.log(np.maximum(sigma, np.float32(sigma_lo)) / np.float32(sigma_lo)) / np.float32(math.log(LEVEL_RATIO))
+        np.clip(pos, 0.0, levels - 1.0, out=pos)
+        lower = np.minimum(pos.astype(np.int64), levels - 2)
+        frac = (pos - lower)[None]
+        a = np.take_along_axis(blurred, lower[None], axis=0)
+        b = np.take_along_axis(blurred, lower[None] + 1, axis=0)
+        soft = (a + frac * (b - a))[0]
+    np.maximum(matte[y0:y1, x0:x1], soft, out=matte[y0:y1, x0:x1])
+
+
+def _edge_width(distance, shadow: dict[str, Any], contact: float, theta: float, height: float):
+    """10-90 % penumbra width (px) at an image ``distance`` (px) from the contact point."""
+    if shadow["kind"] in GROUNDED:
+        occluder = distance * math.sqrt(1.0 + 1.0 / float(shadow["elongation"]) ** 2)
+    else:  # held above the surface: about the same distance everywhere
+        occluder = np.full_like(distance, float(shadow["lift"]) * height)
+    return contact + theta * occluder
 
 
 def _fit(render, target_px: float, start: float, power: float) -> np.ndarray:
@@ -174,79 +270,12 @@ def _transform(points: np.ndarray, center: tuple[float, float], stretch: float, 
     return np.stack([center[0] + c * x - s * y, center[1] + s * x + c * y], axis=1)
 
 
-def _polygon(rng: np.random.Generator, shape: tuple[int, int], shadow: dict[str, Any]) -> np.ndarray:
-    h, w = shape
-    n = int(shadow["vertices"])
-    # Sorted angles make a simple (star-shaped) polygon; jittered even spacing keeps every gap
-    # below pi, so the polygon contains its centre and never degenerates into a sliver.
-    angles = (np.arange(n) + rng.uniform(-0.2, 0.2, size=n)) * (2.0 * math.pi / n) + rng.uniform(0.0, 2.0 * math.pi)
-    radii = rng.uniform(0.45, 1.0, size=n)
-    unit = np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
-    center = (shadow["center"][0] * w, shadow["center"][1] * h)
-    target = shadow["area"] * h * w
-    base = math.sqrt(target / max(0.5 * abs(_shoelace(unit)), 1e-6))
-
-    def render(factor: float) -> np.ndarray:
-        pts = _transform(unit * factor, center, shadow["stretch"], shadow["rotation"])
-        mask = np.zeros(shape, np.uint8)
-        cv2.fillPoly(mask, [np.round(pts * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
-        return mask
-
-    return _fit(render, target, base, 2.0).astype(np.float32) / 255.0
-
-
-def _bar(rng: np.random.Generator, shape: tuple[int, int], shadow: dict[str, Any]) -> np.ndarray:
-    h, w = shape
-    length = shadow["length"] * math.hypot(h, w)
-    center = (shadow["center"][0] * w, shadow["center"][1] * h)
-    target = shadow["area"] * h * w
-    taper = float(rng.uniform(0.6, 1.0))  # branches thin out towards one end
-    unit = np.array([[-0.5, -0.5], [0.5, -0.5 * taper], [0.5, 0.5 * taper], [-0.5, 0.5]])
-
-    def render(width: float) -> np.ndarray:
-        pts = _transform(unit * np.array([length, max(width, 1.0)]), center, 1.0, shadow["rotation"])
-        mask = np.zeros(shape, np.uint8)
-        cv2.fillPoly(mask, [np.round(pts * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
-        return mask
-
-    return _fit(render, target, target / length, 1.0).astype(np.float32) / 255.0
-
-
-def _blob(rng: np.random.Generator, shape: tuple[int, int], shadow: dict[str, Any]) -> np.ndarray:
-    h, w = shape
-    k = shadow["area"] * h * w
-    if k < 0.5:
-        return np.zeros(shape, np.float32)
-    # The field is smooth, so it is computed on a small grid and resized to the working size.
-    small = min(1.0, BLOB_SIDE / min(h, w))
-    sh, sw = max(1, round(h * small)), max(1, round(w * small))
-    radius = math.sqrt(shadow["area"] * sh * sw / math.pi)
-    cells = int(shadow["detail"])
-    noise = rng.standard_normal((cells + 3, cells + 3)).astype(np.float32)
-    # Envelope times smooth log-normal noise, in the blob's own (stretched, rotated) frame;
-    # multiplicative, so there are no stray spots far from the centre.
-    ys, xs = np.mgrid[0:sh, 0:sw].astype(np.float32) + np.float32(0.5)
-    c, s = math.cos(math.radians(shadow["rotation"])), math.sin(math.radians(shadow["rotation"]))
-    dx, dy = xs - np.float32(shadow["center"][0] * sw), ys - np.float32(shadow["center"][1] * sh)
-    u = (c * dx + s * dy) / np.float32(radius * shadow["stretch"] + 1e-6)
-    v = (-s * dx + c * dy) / np.float32(radius / shadow["stretch"] + 1e-6)
-    envelope = np.exp(-0.5 * (u * u + v * v))
-    grid = np.float32(cells / 5.0)  # -2.5..2.5 envelope radii span the noise grid
-    map_x = np.clip((u + 2.5) * grid + 1.0, 0, cells + 2).astype(np.float32)
-    map_y = np.clip((v + 2.5) * grid + 1.0, 0, cells + 2).astype(np.float32)
-    smooth = cv2.remap(noise, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
-    field = envelope * np.exp(np.float32(shadow["roughness"]) * smooth)
-    flat = field.ravel()
-    k_small = int(min(max(round(shadow["area"] * flat.size), 1), flat.size))
-    threshold = np.partition(flat, flat.size - k_small)[flat.size - k_small]
-    if (sh, sw) != (h, w):
-        field = cv2.resize(field, (w, h), interpolation=cv2.INTER_LINEAR)
-    return (field >= threshold).astype(np.float32)
+def _transform(points: np.ndarray, center: tuple[float, float], stretch: float, rotation: float) -> np.ndarray:
+    c, s = math.cos(math.radians(rotation)), math.sin(math.radians(rotation))
+    x, y = points[:, 0] * stretch, points[:, 1] / stretch
+    return np.stack([center[0] + c * x - s * y, center[1] + s * x + c * y], axis=1)
 
 
 def _shoelace(points: np.ndarray) -> float:
     x, y = points[:, 0], points[:, 1]
     return float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
-
-
-_SHAPES = {"blob": _blob, "polygon": _polygon, "bar": _bar}

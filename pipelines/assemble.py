@@ -28,10 +28,10 @@ def assemble_task(task: str, jobs: Sequence[ShardJob], manifests: Path) -> pd.Da
         frames.append(frame)
     if not frames:
         return empty_frame()
-    return demote_hq_duplicates(pd.concat(frames, ignore_index=True))
+    return demote_hq_duplicates(pd.concat(frames, ignore_index=True), task)
 
 
-def demote_hq_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
+def demote_hq_duplicates(frame: pd.DataFrame, task: str) -> pd.DataFrame:
     """Keep the first (shard order) of rows sharing a key and turn the others into error rows
     (their samples stay unused in the tar)."""
     dup = frame["key"].duplicated(keep="first") & (frame["status"] == "ok")
@@ -43,6 +43,6 @@ def demote_hq_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
         key = frame.at[i, "key"]
         frame.loc[i, ["status", "members", "index_in_shard"]] = ["error", None, None]
         frame.at[i, "error_message"] = f"duplicate: same HQ pixels as {first_source[key]} (sample unused)"
-        task, sha, variant = frame.at[i, "degradation"], frame.at[i, "source_sha256"], frame.at[i, "variant"]
+        sha, variant = frame.at[i, "source_sha256"], frame.at[i, "variant"]
         frame.at[i, "key"] = make_key(task, sha, int(variant), error=True)
     return frame

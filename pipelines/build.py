@@ -36,7 +36,7 @@ from .common.remote import is_url
 from .distribute import run_local
 from .distribute_ray import run_ray
 from .job import Progress, ShardJob, Work, run_work
-from .manifest import SCHEMA_VERSION, write_manifest
+from .manifest import SCHEMA_VERSION, task_slug, write_manifest
 from .shards import check_existing, remove_shards, shard_done, write_sizes
 from .sources import in_part
 from .stats import format_run_counts
@@ -98,8 +98,10 @@ class BuildReport:
 
 
 def manifest_stem(task: str, kind: str = "", part: tuple[int, int] = (0, 1)) -> str:
-    """``<task>[.<kind>][.part-i-of-N]``: the manifest and run-record name."""
+    """``<task>[.<kind>][.part-i-of-N]``: the manifest and run-record name (a mixture task as its
+    :func:`~pipelines.manifest.task_slug`, ``low-light--hazy``)."""
     index, count = part
+    task = task_slug(task)
     stem = f"{task}.{kind}" if kind else task
     return stem if count == 1 else f"{stem}.part-{index}-of-{count}"
 
@@ -148,7 +150,7 @@ def _build(plan: BuildPlan, options: BuildOptions, on_plan: Callable[[int, int],
     report = BuildReport(notes=list(plan.notes), details=list(plan.details), unit=plan.unit)
     jobs = [job for job in plan.jobs if in_part(job.shard_id, options.part)]
     for task in plan.tasks:
-        folder = options.out / task
+        folder = options.out / task_slug(task)
         if options.overwrite:
             remove_shards([j for j in jobs if task in j.tasks], task, folder, plan.kind,
                           whole_folder=options.part[1] == 1)
@@ -189,7 +191,7 @@ def _finish_task(task: str, jobs: Sequence[ShardJob], plan: BuildPlan, options: 
     path = options.manifests / f"{stem}.parquet"
     write_manifest(frame, path)
     report.manifests.append(str(path))
-    write_sizes(options.out / task)
+    write_sizes(options.out / task_slug(task))
     for (split, status), n in frame.groupby(["split", "status"], dropna=False).size().items():
         report.counts[(task, str(split), str(status))] = int(n)
     report.errors.update(frame.loc[frame["status"] != "ok", "error_message"].fillna("").tolist())
@@ -203,7 +205,7 @@ def run_record(task: str, jobs: Sequence[ShardJob], frame: pd.DataFrame, options
     return {
         "schema_version": SCHEMA_VERSION,
         "task": task,
-        "out": os.path.relpath(options.out / task, options.manifests),
+        "out": os.path.relpath(options.out / task_slug(task), options.manifests),
         "part": f"{options.part[0]}/{options.part[1]}",
         "shards": [f"{job.stem(task)}.tar" for job in jobs],
         "rows": len(frame),

@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "caption": "pipelines.caption:command",
     "export-csv": "pipelines.export:command",
     "ingest": "pipelines.ingest:command",
+    "migrate": "pipelines.migrate:command",
 }
 
 

@@ -14,6 +14,11 @@ safe tar reader and images are checked against ``--max-pixels`` from their heade
 Parse a title with ``title.rsplit(": ", 1)``: DA-CLIP's own ``title.split(": ")`` breaks on a
 caption that itself holds ``": "``; such rows are counted in the report.
 
+The original CSV holds one degradation name per row, so mixture rows (``hazy+rainy``, the ``mix``,
+``wild`` and CDD-11 mixtures) are dropped and counted by default; ``--mixtures joined`` keeps them with
+the label as the title's degradation text (``"<caption>: hazy+rainy"``, folder ``hazy--rainy``), which
+DA-CLIP's loader reads as an unknown class name.
+
 Ingested photos without ground truth: the CSV names only the LQ image, so a row with no HQ member
 is exported like any other; ``--with-gt`` has no clean image to write for it (counted,
 ``no_gt``). Rows labelled ``unknown`` are left out (counted): the title's degradation is what
@@ -38,7 +43,7 @@ from .common.files import read_regular, safe_join, write_bytes_atomic
 from .common.images import DEFAULT_MAX_PIXELS, check_pixels
 from .common.locks import output_locks
 from .common.tars import iter_members
-from .manifest import HQ, LQ, read_manifest
+from .manifest import HQ, LQ, read_manifest, task_slug
 
 __all__ = ["ExportReport", "command", "export_csv", "title_for"]
 
@@ -46,6 +51,7 @@ log = logging.getLogger(__name__)
 
 SEPARATOR = ": "
 MISSING_POLICIES = ("skip", "error")
+MIXTURE_POLICIES = ("drop", "joined")
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class ExportReport:
     written: int  # rows in the CSV
     skipped_no_caption: int
     colon_in_caption: int  # captions holding ": " (the original split(": ") would fail on them)
+    dropped_mixtures: int  # mixture rows left out (the original CSV holds one type per row)
     images_written: int  # image files extracted this run (existing identical files are kept)
     out: str
     image_root: str
@@ -110,6 +117,7 @@ def export_csv(
     missing_caption: str = "skip",
     with_gt: bool = False,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    mixtures: str = "drop",
 ) -> ExportReport:
     """Write DA-CLIP's ``filepath``/``title`` TSV for a manifest's ok rows and extract their images.
 
@@ -120,12 +128,21 @@ def export_csv(
     """
     if missing_caption not in MISSING_POLICIES:
         raise ValueError(f"missing_caption must be one of {MISSING_POLICIES}, got {missing_caption!r}")
+    if mixtures not in MIXTURE_POLICIES:
+        raise ValueError(f"mixtures must be one of {MIXTURE_POLICIES}, got {mixtures!r}")
     frame = read_manifest(manifest, status="ok")
     if frame.empty:
         raise ValueError(f"{manifest} has no ok rows to export")
     unknown = (frame["degradation"].astype(str).str.strip().str.lower() == UNKNOWN).to_numpy()
     skipped_unknown = int(unknown.sum())
     frame = frame[~unknown].reset_index(drop=True)
+    is_mixture = frame["degradations"].map(lambda parts: parts is not None and len(parts) > 1).astype(bool)
+    dropped_mixtures = int(is_mixture.sum()) if mixtures == "drop" else 0
+    if dropped_mixtures:
+        frame = frame[~is_mixture].reset_index(drop=True)
+        if frame.empty:
+            raise ValueError(f"{manifest} holds only mixtures, which DA-CLIP's CSV cannot hold "
+                             "(one degradation per row); use --mixtures joined to keep them")
     captioned = frame["caption"].map(lambda c: isinstance(c, str) and c.strip() != "").astype(bool)
     skipped = int((~captioned).sum())
     if skipped and missing_caption == "error":
@@ -147,10 +164,11 @@ def export_csv(
         out = Path(out)
         write_bytes_atomic(table.to_csv(sep="\t", index=False).encode("utf-8"), out)
     return ExportReport(
-        rows=len(frame) + skipped + skipped_unknown,
+        rows=len(frame) + skipped + dropped_mixtures + skipped_unknown,
         written=len(table),
         skipped_no_caption=skipped,
         colon_in_caption=colon,
+        dropped_mixtures=dropped_mixtures,
         images_written=images_written,
         out=str(out),
         image_root=str(root),
@@ -177,7 +195,7 @@ def _targets(frame: pd.DataFrame, root: Path, manifest: str | os.PathLike,
                 continue
             if suffix is None:
                 raise ValueError(f"{manifest}: row {key} lists no {stem} member")
-            target = safe_join(root, degradation, folder, f"{key}.{suffix.split('.', 1)[1]}")
+            target = safe_join(root, task_slug(degradation), folder, f"{key}.{suffix.split('.', 1)[1]}")
             per_shard.setdefault(shard_path, {})[f"{key}.{suffix}"] = target
             if stem == LQ:
                 filepaths.append(str(target))
@@ -206,16 +224,23 @@ def _targets(frame: pd.DataFrame, root: Path, manifest: str | os.PathLike,
     help="Rows without a caption: skip them (counted) or refuse to export.",
 )
 @click.option("--with-gt", is_flag=True, help="Also extract the clean images to <degradation>/GT/.")
+@click.option("--mixtures", type=click.Choice(MIXTURE_POLICIES), default="drop", show_default=True,
+              help="Mixture rows: drop them (DA-CLIP's CSV holds one degradation per row) or keep them "
+                   "with the joined label (a+b) as the degradation text.")
 @click.option("--max-pixels", default=DEFAULT_MAX_PIXELS, show_default=True, type=click.IntRange(min=1),
               help="Refuse image members with more pixels (read from their headers).")
-def command(manifest: Path, out: Path, image_root: Path, missing_caption: str, with_gt: bool, max_pixels: int) -> None:
+def command(manifest: Path, out: Path, image_root: Path, missing_caption: str, with_gt: bool, max_pixels: int,
+            mixtures: str) -> None:
     """Write DA-CLIP's tab-separated training CSV (filepath, title = "<caption>: <degradation>")."""
     report = export_csv(manifest, out, image_root, missing_caption=missing_caption, with_gt=with_gt,
-                        max_pixels=max_pixels)
+                        max_pixels=max_pixels, mixtures=mixtures)
     click.echo(
         f"wrote {report.written} rows to {report.out} ({report.images_written} images extracted under "
         f"{report.image_root}); skipped {report.skipped_no_caption} rows without a caption"
     )
+    if report.dropped_mixtures:
+        click.echo(f"dropped {report.dropped_mixtures} mixture rows: DA-CLIP's CSV holds one degradation per row "
+                   "(--mixtures joined keeps them as 'a+b')", err=True)
     if report.dropped_line():
         click.echo(report.dropped_line())
     if report.colon_in_caption:

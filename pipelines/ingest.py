@@ -3,8 +3,8 @@
 Two ways in:
 
 - ``--root datasets/universal``: DA-CLIP's layout ``<split>/<type>/{LQ,GT}/*``; the split comes from
-  the folder (``train``/``val``), ``<type>`` must be a DA-CLIP name or alias (anything else is
-  reported, never guessed).
+  the folder (``train``/``val``), ``<type>`` must be a DA-CLIP name or alias, or a mixture of them
+  written ``a+b`` (the label, in that order; anything else is reported, never guessed).
 - ``--task rainy --lq DIR --hq DIR [--split train|val|auto]`` for any other pair of folders;
   ``auto`` splits by HQ hash like ``synthesize``.
 
@@ -33,8 +33,6 @@ from typing import Any
 
 import click
 
-import degradations
-
 from .build import BuildOptions, BuildPlan, BuildReport, build
 from .build_cli import FOLLOW_SYMLINKS, ProgressBars, build_options, distribution, invocation, run_command
 from .common import images
@@ -42,7 +40,16 @@ from .common.remote import as_path
 from .distribute import resolve_part
 from .ingest_worker import KIND, ORIGIN, IngestConfig, IngestSpec
 from .job import Progress
-from .pairs import LQ_ONLY, Found, build_pairs, list_daclip_tree, list_lq_folder, pair_folders, parse_label
+from .pairs import (
+    LQ_ONLY,
+    Found,
+    build_pairs,
+    folder_label,
+    list_daclip_tree,
+    list_lq_folder,
+    pair_folders,
+    parse_label,
+)
 
 __all__ = ["LQ_ONLY", "IngestConfig", "IngestSpec", "command", "ingest", "list_daclip_tree", "pair_folders",
            "plan_ingest"]
@@ -102,7 +109,7 @@ def list_inputs(root: str | None, task: str | None, lq_dir: str | None, hq_dir: 
         return found
     if not (task and lq_dir and hq_dir):
         raise ValueError("give --root DIR, --task NAME --lq DIR --hq DIR, or --lq DIR alone (LQ images without ground truth)")
-    name = degradations.canonical_name(task)
+    name = folder_label(task)
     found: list[Found] = [(name, split, s, lq, gt)
                           for s, lq, gt in pair_folders(name, split, Path(lq_dir), Path(hq_dir), pair_by, notes,
                                                         follow_symlinks)]

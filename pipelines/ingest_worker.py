@@ -22,7 +22,7 @@ import numpy as np
 from .common import images
 from .common.files import read_regular
 from .job import Progress, ShardStats
-from .manifest import SCHEMA_VERSION, assign_split, dumps_json, make_key, sha256_hex, shard_stem
+from .manifest import SCHEMA_VERSION, assign_split, dumps_json, make_key, sha256_hex, shard_stem, task_slug
 from .pairs import Pair
 from .rows import base_row, error_row
 from .sources import Source, source_id
@@ -65,7 +65,7 @@ class IngestSpec:
         return shard_stem(task, self.shard_id, KIND)
 
     def folder(self, task: str) -> Path:
-        return Path(self.out) / task
+        return Path(self.out) / task_slug(task)
 
     def spec_hash(self, task: str) -> str:
         payload = {

@@ -17,18 +17,21 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from degradations.labels import MIXTURE_SEP, split_label
+
 from .common import remote
 from .common.files import write_atomic
 
 if TYPE_CHECKING:  # pandas is imported by the functions that return frames (workers never need it)
     import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the ``degradations`` list column (v1 manifests are filled on read; ``migrate`` rewrites)
 
 SCHEMA = pa.schema(
     [
         ("key", pa.string()),  # dot-free, path-free, deterministic from (hq hash, task, variant)
-        ("degradation", pa.string()),  # DA-CLIP's spelling, e.g. "rainy"
+        ("degradation", pa.string()),  # the label: "rainy", a mixture "low-light+hazy" (applied order), "unknown"
+        ("degradations", pa.list_(pa.string())),  # its types (degradations.labels.split_label); [] for unknown
         ("origin", pa.string()),  # "synthesized" | "ingested"
         ("split", pa.string()),  # "train" | "val", assigned by hq_sha256
         ("shard", pa.string()),  # tar path relative to the manifest's folder
@@ -67,25 +70,49 @@ STATS_SUFFIX = "_stats.json"  # per-shard completion marker, written last
 SIZES_FILE = "sizes.json"  # open_clip style: shard basename -> number of samples
 
 
+SLUG_SEP = "--"  # stands for a mixture's "+" in names: canonical type names never hold "--"
+
+
+def task_slug(task: str) -> str:
+    """A task's name in folders, manifest files, shard stems and sample keys: ``+`` becomes ``--``
+    (``low-light+hazy`` -> ``low-light--hazy``), because AWS lists ``+`` among the object-key
+    characters that need special handling (URL encoding) and keys allow only ``[A-Za-z0-9_-]``.
+    Single types, ``mix`` and ``wild`` are unchanged."""
+    return task.replace(MIXTURE_SEP, SLUG_SEP)
+
+
+def task_from_slug(slug: str) -> str:
+    """Inverse of :func:`task_slug`."""
+    return slug.replace(SLUG_SEP, MIXTURE_SEP)
+
+
+def degradations_of(label: str | None) -> list[str] | None:
+    """The ``degradations`` column for a ``degradation`` label: its types in order (``[]`` for
+    ``unknown``); None for a missing label."""
+    return None if label is None else list(split_label(label))
+
+
 def shard_stem(task: str, shard_id: int, kind: str = "") -> str:
     """``<task>-000042`` (synthesized) or ``<task>-<kind>-000042`` (e.g. ``ingested``): the shared
-    stem of a shard's tar, parquet and stats files."""
+    stem of a shard's tar, parquet and stats files (``task`` as :func:`task_slug` writes it)."""
+    task = task_slug(task)
     return f"{task}-{kind}-{int(shard_id):06d}" if kind else f"{task}-{int(shard_id):06d}"
 
 
 def shard_stem_pattern(task: str, kind: str = "") -> re.Pattern[str]:
     """Matches exactly the stems :func:`shard_stem` makes for ``task`` and ``kind``."""
-    return re.compile(re.escape(task) + (f"-{re.escape(kind)}" if kind else "") + r"-\d{6}")
+    return re.compile(re.escape(task_slug(task)) + (f"-{re.escape(kind)}" if kind else "") + r"-\d{6}")
 
 
 def make_key(task: str, content_sha256: str, variant: int, error: bool = False) -> str:
-    """Deterministic, dot-free sample key from (content hash, task, variant).
+    """Deterministic, dot-free sample key from (content hash, task, variant); a mixture task is
+    written as its :func:`task_slug` (keys hold no ``+``).
 
     ``content_sha256`` is the HQ member's hash (the LQ member's for an ingested LQ-only image);
     failed inputs (no HQ) use the source hash and get an ``_error`` suffix, so the two kinds can
-    never collide. A mixture label's ``+`` becomes ``-`` (keys allow letters, digits, ``_``, ``-``).
+    never collide.
     """
-    key = f"{task.replace('+', '-')}_{content_sha256[:20]}_{int(variant)}" + ("_error" if error else "")
+    key = f"{task_slug(task)}_{content_sha256[:20]}_{int(variant)}" + ("_error" if error else "")
     member_name(key, "json")  # validates: no dots, no slashes
     return key
 
@@ -111,9 +138,35 @@ def empty_frame() -> pd.DataFrame:
     return SCHEMA.empty_table().to_pandas()
 
 
+def manifest_version(names: list[str] | tuple[str, ...]) -> int:
+    """The schema version of a manifest with these columns: 1 lacks ``degradations``."""
+    return SCHEMA_VERSION if "degradations" in names else 1
+
+
+def _parts_or_none(label: Any) -> list[str] | None:
+    try:
+        return degradations_of(label)
+    except ValueError:  # a bad label: the validator reports it on reading
+        return None
+
+
+def fill_degradations(frame: pd.DataFrame) -> pd.DataFrame:
+    """Set the ``degradations`` column of a frame from its labels (each distinct label parsed once)."""
+    import pandas as pd  # at run time too: an empty frame (an empty merge split) needs it
+
+    labels = frame["degradation"]
+    parts = {label: _parts_or_none(label) for label in labels.dropna().unique()}
+    frame["degradations"] = labels.map(parts).astype(object) if len(frame) else pd.Series([], dtype=object)
+    return frame
+
+
 def to_table(frame: pd.DataFrame) -> pa.Table:
-    """Conform a frame to :data:`SCHEMA` (missing columns become null, extra columns are dropped)."""
+    """Conform a frame to :data:`SCHEMA` (missing columns become null, extra columns are dropped).
+    ``degradations`` is derived from ``degradation`` here (rows get it in ``rows.base_row``), so a
+    frame whose labels were edited, or one read from a v1 manifest, is written consistent."""
     frame = frame.copy()
+    if "degradation" in frame.columns:
+        fill_degradations(frame)
     for name in COLUMNS:
         if name not in frame.columns:
             frame[name] = None
@@ -163,8 +216,15 @@ def read_metadata(path: str | os.PathLike) -> dict[bytes, bytes] | None:
         return pq.read_schema(handle).metadata
 
 
+def read_schema_names(path: str | os.PathLike) -> list[str]:
+    """A Parquet file's column names (footer only)."""
+    with remote.open_input(path) as handle:
+        return list(pq.read_schema(handle).names)
+
+
 def read_manifest(path: str | os.PathLike, status: str | None = "ok", validate: bool = True) -> pd.DataFrame:
     """Read a manifest; add ``shard_path`` (absolute). ``status=None`` keeps failed rows too.
+    A v1 manifest (no ``degradations`` column) gets the column from its labels.
 
     ``validate`` (the default) checks it first with :func:`pipelines.validate.validate_table`:
     any problem raises one :class:`~pipelines.validate.ManifestError` naming file, row and problem.
@@ -181,6 +241,8 @@ def read_manifest(path: str | os.PathLike, status: str | None = "ok", validate: 
         frame = table.to_pandas(ignore_metadata=True)
     except (pa.ArrowException, ValueError) as exc:
         raise ManifestError(f"{path}: cannot convert the manifest ({type(exc).__name__}: {exc})") from None
+    if "degradations" not in frame.columns:  # a v1 manifest: filled from the labels
+        fill_degradations(frame)
     for name in COLUMNS:
         if name not in frame.columns:
             frame[name] = None

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import degradations
-from degradations.labels import UNKNOWN, join_label, split_label
+from degradations.labels import MIXTURE_SEP, UNKNOWN, join_label, split_label
 
 from .sources import IMAGE_EXTENSIONS, NO_EXTENSION, Source, hash_source, skipped_note, source_id, walk_images
 
@@ -91,10 +91,21 @@ def pair_folders(task: str, split: str, lq_dir: Path, gt_dir: Path, pair_by: str
     return out
 
 
-def folder_label(folder: Path, notes: list[str]) -> str:
-    """The label of an LQ-only folder: its name as a type, alias or ``a+b`` mixture, else ``unknown`` (noted)."""
+def folder_label(name: str) -> str:
+    """A type folder's label: a type or alias, or a mixture ``a+b`` (also written ``a--b``) in that order."""
+    parts = split_label(name.replace("--", MIXTURE_SEP))
+    if not parts:
+        raise ValueError(f"{name!r} names no degradation type")
+    return join_label(parts)
+
+
+def lq_folder_label(folder: Path, notes: list[str]) -> str:
+    """The label of an LQ-only folder: its name as a type, alias or mixture (:func:`folder_label`),
+    else ``unknown`` (noted)."""
+    if folder.name.strip().lower() == UNKNOWN:
+        return UNKNOWN
     try:
-        return join_label(split_label(folder.name))
+        return folder_label(folder.name)
     except ValueError:
         notes.append(f"{folder}: '{folder.name}' is not a degradation type or a+b mixture; "
                      f"its images are labelled {UNKNOWN}")
@@ -103,7 +114,7 @@ def folder_label(folder: Path, notes: list[str]) -> str:
 
 def parse_label(text: str) -> str:
     """A label given on the command line (``--task`` of LQ-only input): type, alias, mixture or ``unknown``."""
-    return join_label(split_label(text))
+    return UNKNOWN if text.strip().lower() == UNKNOWN else folder_label(text)
 
 
 def _has_images(folder: Path) -> bool:
@@ -140,7 +151,7 @@ def _list_lq_only(folder: Path, split: str, root: Path, notes: list[str], follow
         return []
     if gt_dir.is_dir():
         notes.append(f"{folder}: GT/ not read (--lq-only)")
-    return list_lq_folder(folder_label(folder, notes), split, lq_dir if lq_dir.is_dir() else folder, notes,
+    return list_lq_folder(lq_folder_label(folder, notes), split, lq_dir if lq_dir.is_dir() else folder, notes,
                           follow_symlinks, boundary=root)
 
 
@@ -170,10 +181,10 @@ def list_daclip_tree(root: Path, pair_by: str, notes: list[str], follow_symlinks
                 found += _list_lq_only(type_dir, split_dir.name, root, notes, follow_symlinks)
                 continue
             try:
-                task = degradations.canonical_name(type_dir.name)
+                task = folder_label(type_dir.name)
             except ValueError:
                 notes.append(f"{type_dir}: unknown degradation type folder '{type_dir.name}' "
-                             f"(not one of {', '.join(degradations.NAMES)}); skipped")
+                             f"(not one of {', '.join(degradations.NAMES)} or an a+b mixture of them); skipped")
                 continue
             lq_dir, gt_dir = type_dir / "LQ", type_dir / "GT"
             if not lq_dir.is_dir() or not gt_dir.is_dir():

@@ -1,7 +1,9 @@
 """``make-dataset preview``: a contact sheet of one image under every degradation and severity.
 
-Rows are degradation types (in ``degradations.NAMES`` order), columns are the clean image and the
-severities light / medium / heavy / random; labels sit in a left margin and a header row, so the
+Rows are degradation types (in ``degradations.NAMES`` order), then mixtures (``hazy+rainy``, the
+CDD-11 set with ``cdd11``) and the ``wild`` chain in the order given; columns are the clean image and
+the severities light / medium / heavy / random (the wild chain has no severity: its columns are
+seeds ``seed .. seed+3``); labels sit in a left margin and a header row, so the
 cells hold only image pixels. The photo is first resized so its longer side is ``size`` px, then
 degraded at that size with ``seed`` (the sheet shows what a dataset at that resolution gets).
 """
@@ -18,6 +20,7 @@ import cv2
 import numpy as np
 
 import degradations as D
+from degradations import mixtures
 
 from .common.images import load_image, save_image
 
@@ -56,16 +59,35 @@ class Layout:
 
 
 def resolve_tasks(tasks: Sequence[str]) -> list[str]:
-    """DA-CLIP names for ``tasks`` (names, aliases or ``all``), deduplicated, in NAMES order."""
+    """Rows for ``tasks``: DA-CLIP names (names, aliases or ``all``) in NAMES order, then mixtures
+    (``a+b``, ``cdd11``) and ``wild`` in the order given, deduplicated."""
     if not tasks:
-        raise ValueError("give at least one --task (a degradation name, an alias, or 'all')")
+        raise ValueError("give at least one --task (a degradation name, an alias, a+b, cdd11, wild or 'all')")
     wanted: set[str] = set()
+    others: list[str] = []
     for task in tasks:
-        if task.strip().lower() == "all":
+        text = task.strip().lower()
+        if text == "all":
             wanted.update(D.NAMES)
-        else:
-            wanted.add(D.canonical_name(task))
-    return [name for name in D.NAMES if name in wanted]
+            continue
+        if text == mixtures.MIX:
+            raise ValueError("preview shows fixed rows: name mixtures (a+b, cdd11) instead of 'mix'")
+        for name in mixtures.CDD11 if text == mixtures.CDD11_TASK else (mixtures.canonical_task(task),):
+            if name in D.NAMES:
+                wanted.add(name)
+            elif name not in others:
+                others.append(name)
+    return [name for name in D.NAMES if name in wanted] + others
+
+
+def degrade_cell(clean: np.ndarray, task: str, seed: int, severity: str, column: int) -> np.ndarray:
+    """One cell: a type or mixture at ``severity``, or the wild chain with seed ``seed + column``."""
+    if task == mixtures.WILD:
+        return D.replay(clean, mixtures.sample_task(task, np.random.default_rng(seed + column), clean.shape)).lq
+    parts = mixtures.split_label(task)
+    if len(parts) == 1:
+        return D.degrade(clean, parts[0], seed=seed, severity=severity)[0]
+    return D.compose(clean, parts, seed=seed, severity=severity)[0]
 
 
 def cell_size(shape: tuple[int, ...], size: int) -> tuple[int, int]:
@@ -95,7 +117,7 @@ def contact_sheet(img: np.ndarray, tasks: Sequence[str], seed: int = 0, size: in
         ys, _ = layout.cell(row, 0)
         _text(sheet, name, PAD, ys.start + min(layout.cell_h, 2 * HEADER) // 2 + 5)
         for col, severity in enumerate(COLUMNS):
-            cell = clean if severity == "clean" else D.degrade(clean, name, seed=seed, severity=severity)[0]
+            cell = clean if severity == "clean" else degrade_cell(clean, name, seed, severity, col - 1)
             sheet[layout.cell(row, col)] = cell
     return sheet
 
@@ -126,7 +148,7 @@ def preview(image: Path | None, tasks: Sequence[str], output: Path, seed: int = 
     multiple=True,
     default=("all",),
     show_default=True,
-    help="Degradation name or alias (blur, haze, jpeg, ...); repeat it, or 'all'.",
+    help="Degradation name or alias (blur, haze, jpeg, ...), a mixture a+b, 'cdd11' or 'wild'; repeat it, or 'all'.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("preview.png"),
               show_default=True, help="Where to write the sheet (.png, .jpg or .webp).")
@@ -141,5 +163,5 @@ def command(image: Path | None, tasks: tuple[str, ...], output: Path, seed: int,
         sheet = preview(image, tasks, output, seed=seed, size=size)
     except ValueError as exc:  # unknown task, undecodable image, unsupported output suffix
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"wrote {output} ({sheet.shape[1]}x{sheet.shape[0]} px, {len(resolve_tasks(tasks))} types x "
+    click.echo(f"wrote {output} ({sheet.shape[1]}x{sheet.shape[0]} px, {len(resolve_tasks(tasks))} rows x "
                f"{len(COLUMNS)} columns)")

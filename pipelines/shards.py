@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .common.files import read_regular, write_json_atomic
 from .job import ShardJob, ShardStats
-from .manifest import SIZES_FILE, STATS_SUFFIX, shard_stem_pattern
+from .manifest import SCHEMA_VERSION, SIZES_FILE, STATS_SUFFIX, shard_stem_pattern
 from .writers import stats_path, temp_files
 
 
@@ -74,7 +74,12 @@ def check_existing(jobs: Sequence[ShardJob], task: str, folder: Path, kind: str)
             continue
         job = by_stem.get(stem)
         stats = read_stats(folder, stem) or {}
-        if job is None:
+        old = stats.get("schema_version", SCHEMA_VERSION)
+        if isinstance(old, int) and old < SCHEMA_VERSION:
+            problems.append(f"{path}: made by an older make-dataset (manifest schema v{old}, now v{SCHEMA_VERSION}); "
+                            "it cannot be resumed: rerun with --overwrite (make-dataset migrate MANIFEST "
+                            "updates the finished manifests of such a dataset for reading)")
+        elif job is None:
             problems.append(f"{path}: not part of this run's plan (other inputs or --shard-size?)")
         elif stats.get("spec_hash") != job.spec_hash(task):
             problems.append(f"{path}: made with other inputs or settings")

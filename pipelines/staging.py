@@ -31,7 +31,7 @@ from typing import Any
 
 from .common import remote
 from .job import Progress, ShardJob, ShardStats
-from .manifest import SIZES_FILE, STATS_SUFFIX, shard_stem_pattern
+from .manifest import SIZES_FILE, STATS_SUFFIX, shard_stem_pattern, task_slug
 
 SHARD_SUFFIXES = (".tar", ".parquet", STATS_SUFFIX)  # upload order: the marker last
 
@@ -67,7 +67,7 @@ class PublishedJob:
     def run(self, tasks: tuple[str, ...], progress: Progress) -> dict[str, ShardStats]:
         result = self.job.run(tasks, progress)
         for task in result:
-            publish_shard(self.folder(task), self.stem(task), remote.join(self.remote_out, task))
+            publish_shard(self.folder(task), self.stem(task), remote.join(self.remote_out, task_slug(task)))
         return result
 
 
@@ -92,18 +92,19 @@ class Stage:
         another node wrote them on its own disk)."""
         for task, stats in result.items():
             stem = str(stats.get("shard", "")).removesuffix(".tar")
-            folder = self.local(remote.join(self.out, task))
+            folder = self.local(remote.join(self.out, task_slug(task)))
             for suffix in (".parquet", STATS_SUFFIX):
                 if not (folder / f"{stem}{suffix}").is_file():
-                    remote.get_file(remote.join(self.out, task, f"{stem}{suffix}"), folder / f"{stem}{suffix}")
+                    remote.get_file(remote.join(self.out, task_slug(task), f"{stem}{suffix}"),
+                                    folder / f"{stem}{suffix}")
             (folder / f"{stem}.tar").touch()
 
     def publish_outputs(self, tasks: Sequence[str], manifests: list[str]) -> list[str]:
         """``sizes.json`` per task, then each manifest and its run record; returns the manifests' URLs."""
         for task in tasks:
-            sizes = self.local(remote.join(self.out, task)) / SIZES_FILE
+            sizes = self.local(remote.join(self.out, task_slug(task))) / SIZES_FILE
             if sizes.is_file():
-                remote.put_file(sizes, remote.join(self.out, task, SIZES_FILE))
+                remote.put_file(sizes, remote.join(self.out, task_slug(task), SIZES_FILE))
         urls = []
         for path in manifests:
             name = Path(path).name
@@ -142,7 +143,7 @@ def staged(plan, options) -> Iterator[tuple[Any, Any, Stage]]:
 
 def _fetch_state(stage: Stage, task: str, kind: str) -> None:
     """Mirror the remote task folder's shards: markers, marked Parquets, empty stand-ins for tars."""
-    url = remote.join(stage.out, task)
+    url = remote.join(stage.out, task_slug(task))
     folder = stage.local(url)
     names = set(remote.listdir(url))
     pattern = shard_stem_pattern(task, kind)
@@ -165,7 +166,7 @@ def _remove_remote(stage: Stage, plan, options) -> None:
 
     whole = options.part[1] == 1
     for task in plan.tasks:
-        url = remote.join(stage.out, task)
+        url = remote.join(stage.out, task_slug(task))
         pattern = shard_stem_pattern(task, plan.kind)
         stems = {job.stem(task) for job in plan.jobs if task in job.tasks and in_part(job.shard_id, options.part)}
         for name in remote.listdir(url):

@@ -1,10 +1,12 @@
 """``make-dataset stats``: counts per task and split, sizes and errors of one or more manifests.
 
 Without arguments it reads the per-task manifests in ``manifests/`` (``<task>.parquet`` and
-``<task>.part-i-of-N.parquet``, ``<task>.ingested.parquet``; ``<task>`` is any label, ``unknown`` and
-``a+b`` included), not the merged ``train``/``val`` files, so nothing is counted twice.
-``without_hq`` counts ok rows with no clean image (ingested LQ-only photos).
-Rows are de-duplicated by key when several given manifests overlap.
+``<task>.part-i-of-N.parquet``, ``<task>.ingested.parquet``; mixture tasks as ``a--b.parquet``, ``mix``,
+``wild``), not the merged ``train``/``val`` files, so nothing is counted twice.
+Rows are de-duplicated by key when several given manifests overlap. Counts are per label (a mixture
+such as ``hazy+rainy`` is its own row) and, under ``types``, per component type (a mixture counts
+once for each of its types). Ingested photos without ground truth may be labelled ``unknown``
+(``unknown.ingested.parquet``); ``without_hq`` counts ok rows with no clean image (LQ only).
 """
 
 from __future__ import annotations
@@ -18,33 +20,45 @@ from typing import Any
 import click
 import pandas as pd
 
-from degradations.labels import split_label
+import degradations
+from degradations import mixtures
+from degradations.labels import UNKNOWN
 
 from .common import remote
 from .common.cli import LocalOrURL
-from .manifest import read_manifest
+from .manifest import read_manifest, task_from_slug
 
 TOP_ERRORS = 10
 
 
-def _is_label(name: str) -> bool:
+def is_task_stem(stem: str) -> bool:
+    """True for a synthesize/ingest task name as files spell it: a type, ``a--b``, ``mix``, ``wild``
+    or ``unknown`` (ingested photos without ground truth)."""
+    if stem == UNKNOWN:
+        return True
     try:
-        split_label(name)
+        return mixtures.canonical_task(task_from_slug(stem)) == task_from_slug(stem)
     except ValueError:
         return False
-    return True
 
 
 def task_manifests(folder: str | os.PathLike = "manifests") -> list[Path | str]:
-    """Per-task manifests in a folder (or a URL): ``<label>[.ingested][.part-i-of-N].parquet``."""
+    """Per-task manifests in a folder (or a URL): ``<task>[.ingested][.part-i-of-N].parquet``."""
     if remote.is_url(str(folder)):
         return [remote.join(str(folder), name) for name in remote.listdir(str(folder))
-                if name.endswith(".parquet") and _is_label(name.split(".")[0])]
+                if name.endswith(".parquet") and is_task_stem(name.split(".")[0])]
     out: list[Path | str] = []
     for path in sorted(Path(folder).glob("*.parquet")):
-        if _is_label(path.stem.split(".")[0]):
+        if is_task_stem(path.stem.split(".")[0]):
             out.append(path)
     return out
+
+
+def type_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """ok rows per component type (a mixture counts for each of its types), in ``NAMES`` order."""
+    ok = frame.loc[frame["status"] == "ok", "degradations"]
+    counts: Counter = Counter(name for parts in ok if parts is not None for name in parts)
+    return {name: int(counts[name]) for name in degradations.NAMES if counts[name]}
 
 
 def dataset_stats(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:
@@ -61,13 +75,11 @@ def dataset_stats(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:
                    "without_hq": int(((frame["status"] == "ok") & frame["hq_sha256"].isna()).sum())},
         "tasks": {},
     }
-    shard_bytes_total = 0
     for task, rows in sorted(frame.groupby("degradation"), key=lambda kv: str(kv[0])):
         ok = rows[rows["status"] == "ok"]
         shards = sorted({p for p in rows["shard_path"] if isinstance(p, str)})
         sizes = [_size(p) for p in shards]  # None: missing
-        size = sum(n for n in sizes if n is not None)
-        shard_bytes_total += size
+        size = sum(n for n in sizes if n is not None)  # shards holding this label (mix/wild shards hold several)
         splits = {}
         for split, part in rows.groupby("split"):
             splits[str(split)] = {"ok": int((part["status"] == "ok").sum()),
@@ -87,7 +99,9 @@ def dataset_stats(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:
             "height": _summary(ok["height"]),
             "errors": dict(errors.most_common(TOP_ERRORS)),
         }
-    result["totals"]["shard_bytes"] = int(shard_bytes_total)
+    every_shard = {p for p in frame["shard_path"] if isinstance(p, str)}
+    result["totals"]["shard_bytes"] = int(sum(n for n in map(_size, sorted(every_shard)) if n is not None))
+    result["types"] = type_counts(frame)
     return result
 
 
@@ -161,6 +175,9 @@ def format_stats(stats: dict[str, Any]) -> str:
                  f"{tot['clean_images']} clean images, {_human(tot['shard_bytes'])} of shards")
     if tot.get("without_hq"):
         lines.append(f"  {tot['without_hq']} ok rows have no clean image (LQ only, ingested without ground truth)")
+    if any("+" in task for task in stats["tasks"]) and stats.get("types"):
+        lines.append("ok per type (a mixture counts for each of its types): "
+                     + ", ".join(f"{name} {n}" for name, n in stats["types"].items()))
     for task, t in stats["tasks"].items():
         for message, n in t["errors"].items():
             lines.append(f"  {task}: {n} x {message[:140]}")

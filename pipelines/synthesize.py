@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 import degradations
+from degradations import mixtures
 
 from . import sources
 from .build import BuildOptions, BuildPlan, BuildReport, build, format_summary
@@ -45,17 +46,24 @@ class SynthReport(BuildReport):
 
 
 def parse_tasks(names: Sequence[str]) -> tuple[str, ...]:
-    """Canonical task names from names/aliases, ``all`` -> every type; order of first mention."""
+    """Canonical tasks, in order of first mention: names/aliases, ``a+b`` mixtures (applied in the
+    order written), ``mix``, ``wild``; ``all`` -> every type, ``cdd11`` -> the eleven CDD-11 tasks."""
     out: list[str] = []
     for name in names:
         for part in str(name).split(","):
             part = part.strip()
             if not part:
                 continue
-            full = degradations.NAMES if part.lower() == "all" else (degradations.canonical_name(part),)
+            lower = part.lower()
+            if lower == "all":
+                full: Sequence[str] = degradations.NAMES
+            elif lower == mixtures.CDD11_TASK:
+                full = mixtures.CDD11
+            else:
+                full = (mixtures.canonical_task(part),)
             out.extend(t for t in full if t not in out)
     if not out:
-        raise ValueError("give at least one --task (a name, an alias, or 'all')")
+        raise ValueError("give at least one --task (a name, an alias, a+b, mix, wild, cdd11 or 'all')")
     return tuple(out)
 
 
@@ -88,7 +96,7 @@ def _record_fields(task: str, config: SynthConfig, input: str | os.PathLike | No
     cfg = config.recorded()
     cfg["tasks"] = [task]
     return {
-        "task_version": getattr(degradations.get(task), "version", 1),
+        "task_version": mixtures.task_version(task),
         "seed": config.seed,
         "config": cfg,
         "input": None if input is None else str(input),
@@ -136,11 +144,18 @@ def synthesize(
 
 @click.command("synthesize")
 @click.option("--task", "tasks", multiple=True, required=True,
-              help="Degradation name or alias (repeatable, comma-separated), or 'all'.")
+              help="Degradation name or alias (repeatable, comma-separated), 'all', a mixture such as "
+                   "lowlight+haze+rain (applied in that order), 'mix' (a mixture drawn per sample), 'wild' "
+                   "(the high-order blur/resize/noise/JPEG chain) or 'cdd11' (the 11 CDD-11 tasks).")
 @click.option("--input", "input_", default=None,
               help="Folder (recursive), glob, text file of paths, or Parquet with a 'path' column. "
                    "Default: the photos bundled with scikit-image.")
-@build_options(shards="<out>/<task>/<task>-000000.tar ...", manifests="<task>.parquet and <task>.json.")
+@build_options(shards="<out>/<task>/<task>-000000.tar ... (a mixture's '+' written '--')",
+               manifests="<task>.parquet and <task>.json.")
+@click.option("--mix-size", default="2-3", show_default=True,
+              help="With --task mix: types per mixture, a number or a range LOW-HIGH.")
+@click.option("--mix-from", default=None,
+              help="With --task mix: comma-separated types to draw from (default: all but uncompleted).")
 @click.option("--variants", default=1, show_default=True, type=click.IntRange(min=1),
               help="Degraded variants per clean image and task.")
 @click.option("--severity", default="medium", show_default=True, type=click.Choice(degradations.SEVERITIES))
@@ -157,14 +172,15 @@ def synthesize(
 @click.option("--max-pixels", default=images.DEFAULT_MAX_PIXELS, show_default=True, type=click.IntRange(min=1),
               help="Inputs with more pixels are recorded as errors (decompression-bomb guard).")
 @FOLLOW_SYMLINKS
-def command(tasks, input_, out, manifests, variants, severity, seed, workers, shard_size, image_format,
-            max_side, crop, val_fraction, max_pixels, overwrite, part, distributor, ray_address, cpus_per_task,
-            follow_symlinks) -> None:
+def command(tasks, input_, out, manifests, mix_size, mix_from, variants, severity, seed, workers, shard_size,
+            image_format, max_side, crop, val_fraction, max_pixels, overwrite, part, distributor, ray_address,
+            cpus_per_task, follow_symlinks) -> None:
     """Degrade clean photos into WebDataset shards with Parquet manifests."""
     try:
         config = SynthConfig(tasks=parse_tasks(tasks), variants=variants, severity=severity, seed=seed,
                              shard_size=shard_size, image_format=image_format, max_side=max_side, crop=crop,
-                             val_fraction=val_fraction, max_pixels=max_pixels)
+                             val_fraction=val_fraction, max_pixels=max_pixels,
+                             mix_size=mixtures.parse_sizes(mix_size), mix_from=mixtures.parse_pool(mix_from))
         part_tuple = resolve_part(part)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None

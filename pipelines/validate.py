@@ -9,7 +9,8 @@ where anything is written. Checked, all vectorised (a 1.5 M-row manifest takes a
 - the file is Parquet and has the columns :data:`REQUIRED`, each of the schema's type;
 - ``status`` is ``ok`` or ``error``; ``key`` matches :data:`KEY_PATTERN` (no dots, no path parts);
 - ``degradation`` is a label (:mod:`degradations.labels`): a known type or alias, a mixture of
-  distinct types written ``a+b``, or ``unknown``;
+  distinct types written ``a+b``, or ``unknown``; ``degradations`` (schema v2; a v1 manifest has
+  no such column) lists exactly its parts;
 - ``shard`` names a ``.tar`` file; ``members`` is a JSON list of member suffixes such as
   ``hq.png`` (no path separators, no ``..``, known extensions). ``ok`` rows must have both;
   ``error`` rows may have neither (the writer records a shard but no members);
@@ -36,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import degradations
-from degradations.labels import UNKNOWN, split_label
+from degradations.labels import MIXTURE_SEP, UNKNOWN, split_label
 
 from .common import remote
 
@@ -49,6 +50,7 @@ MEMBER_PATTERN = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.)?(png|webp|jpg
 STATUSES = ("ok", "error")
 MERGE_ID = b"daclip.merge_id"
 MERGE_PARTNER = b"daclip.merge_partner"
+PAIR_SEP = "\x1f"
 
 
 class ManifestError(ValueError):
@@ -86,6 +88,9 @@ def _shard_problem(value: str) -> str | None:
 def _type_ok(actual: pa.DataType, expected: pa.DataType) -> bool:
     if pa.types.is_null(actual):
         return True
+    if pa.types.is_list(expected):
+        return (pa.types.is_list(actual) or pa.types.is_large_list(actual)) and _type_ok(
+            actual.value_type, expected.value_type)
     if pa.types.is_dictionary(actual):
         actual = actual.value_type
     if pa.types.is_string(expected):
@@ -146,6 +151,8 @@ def validate_table(table: pa.Table, path: str | os.PathLike, schema: pa.Schema) 
     for column in ("shard", "members"):
         _fail(label, table, _where(pc.and_(ok, pc.is_null(table.column(column)))), f"ok row without {column}")
     _check_values(label, table, "degradation", degradation_problem)
+    if "degradations" in table.column_names:
+        _check_parts(label, table)
     _check_values(label, table, "shard", _shard_problem)
     _check_values(label, table, "members", members_problem)
     _check_images(label, table, ok)
@@ -174,6 +181,33 @@ def _check_images(label: str, table: pa.Table, ok: pa.ChunkedArray) -> None:
           "ok row without an hq member (only an ingested image without ground truth, hq_sha256 null, may lack one)")
     _fail(label, table, _where(pc.and_(pc.and_(images, has_hq), pc.invert(hq_hash))),
           "row with an hq member but no hq_sha256")
+
+
+def parts_problem(pair: str) -> str | None:
+    """``pair`` is ``<degradation>\x1f<degradations joined by +>``: the list must be the label's parts."""
+    label, _, joined = pair.partition(PAIR_SEP)
+    try:
+        expected = MIXTURE_SEP.join(split_label(label))
+    except ValueError:
+        return None  # reported as a bad degradation
+    if joined != expected:
+        return f"degradations {joined.split(MIXTURE_SEP) if joined else []} are not the parts of the label"
+    return None
+
+
+def _check_parts(path: str, table: pa.Table) -> None:
+    """Every row's ``degradations`` list equals ``split_label(degradation)`` (each distinct pair once)."""
+    parts = table.column("degradations")
+    if pa.types.is_null(parts.type):
+        _fail(path, table, np.arange(len(table)), "degradations is missing")
+        return
+    _fail(path, table, _where(pc.is_null(parts)), "degradations is missing")
+    joined = pc.binary_join(parts.cast(pa.list_(pa.string())), MIXTURE_SEP)
+    pairs = pc.binary_join_element_wise(_strings(table, "degradation"), pc.fill_null(joined, ""), PAIR_SEP)
+    problems = {v: p for v in pc.unique(pairs).to_pylist() if v is not None and (p := parts_problem(v))}
+    if problems:
+        hits = _where(pc.is_in(pairs, value_set=pa.array(list(problems), type=pa.string())))
+        _fail(path, table, hits, problems[pairs[int(hits[0])].as_py()])
 
 
 def check_partner(path: str | os.PathLike, metadata: dict[bytes, bytes] | None,

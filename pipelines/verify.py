@@ -27,7 +27,14 @@ from .common.cli import LocalOrURL
 from .common.files import file_sha256, read_regular
 from .common.images import DEFAULT_MAX_PIXELS, ImageError, check_pixels
 from .common.tars import DEFAULT_MAX_MEMBER_BYTES, iter_digests
-from .manifest import STATS_SUFFIX, read_manifest, read_table
+from .manifest import (
+    SCHEMA_VERSION,
+    STATS_SUFFIX,
+    manifest_version,
+    read_manifest,
+    read_schema_names,
+    read_table,
+)
 from .validate import ManifestError
 
 MAX_LISTED = 30
@@ -41,6 +48,7 @@ class VerifyReport:
     rows: int = 0
     shards_checked: int = 0
     samples_checked: int = 0
+    schema_version: int = SCHEMA_VERSION
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -50,6 +58,9 @@ class VerifyReport:
     def format(self) -> str:
         head = (f"{self.manifest}: {self.rows} rows, {self.shards_checked} shards, "
                 f"{self.samples_checked} samples checked")
+        if self.schema_version < SCHEMA_VERSION:
+            head += (f"\nnote: schema v{self.schema_version} (no degradations column; read as v{SCHEMA_VERSION}, "
+                     "make-dataset migrate rewrites it)")
         if self.ok:
             return head + "\nOK: every shard and member matches the manifest"
         lines = [head, f"FAILED: {len(self.problems)} problem(s)"]
@@ -177,6 +188,7 @@ def verify_manifest(path: str | Path, on_progress: Callable[[int], None] | None 
     ``frame``: the manifest already read with ``read_manifest(path, status=None)``."""
     report = VerifyReport(manifest=str(path))
     frame = read_manifest(path, status=None) if frame is None else frame
+    report.schema_version = manifest_version(read_schema_names(path))
     report.rows = len(frame)
     dup = frame["key"][frame["key"].duplicated()]
     if len(dup):

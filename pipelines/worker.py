@@ -2,8 +2,10 @@
 
 For each source: read -> decode (``images.load_image``) -> bound the size (``--max-side`` /
 ``--crop``) -> encode the HQ member once; then for each task and variant: sample params with
-``default_rng(sub_seed(seed, hq_sha256, task, variant))`` -> apply -> encode LQ and side maps ->
-write. Every failure becomes a row (``status="error"``, ``error_message``), never an exception.
+``default_rng(task_seed(seed, hq_sha256, task, variant))`` (:mod:`degradations.mixtures`: a type,
+an ``a+b`` mixture, ``mix`` or ``wild``) -> replay them -> encode LQ and side maps -> write. The
+row's ``degradation`` is the sample's label (for ``mix``/``wild`` drawn per sample; ``unknown`` on
+their error rows, whose mixture was never drawn). Every failure becomes a row (``status="error"``, ``error_message``), never an exception.
 The function is pure in its spec: the same spec gives the same bytes in any process.
 """
 
@@ -17,6 +19,8 @@ from typing import Any
 import numpy as np
 
 import degradations
+from degradations import mixtures
+from degradations.labels import UNKNOWN
 
 from .common import images
 from .common.files import read_regular
@@ -28,6 +32,7 @@ from .manifest import (
     make_key,
     sha256_hex,
     shard_stem,
+    task_slug,
 )
 from .rows import base_row, error_row
 from .sources import Source, source_id
@@ -53,13 +58,21 @@ class SynthConfig:
     crop: int | None = None
     val_fraction: float = 0.0
     max_pixels: int | None = images.DEFAULT_MAX_PIXELS
+    mix_size: tuple[int, int] = mixtures.DEFAULT_SIZES  # ``mix`` tasks only
+    mix_from: tuple[str, ...] = mixtures.DEFAULT_POOL
 
     def __post_init__(self) -> None:
         if not self.tasks:
             raise ValueError("give at least one --task")
         for task in self.tasks:
-            if degradations.canonical_name(task) != task:
-                raise ValueError(f"task {task!r} is not a canonical DA-CLIP name")
+            if mixtures.canonical_task(task) != task:
+                raise ValueError(f"task {task!r} is not a canonical task name (a type, a+b, mix or wild)")
+        if tuple(mixtures.parse_sizes(self.mix_size)) != tuple(self.mix_size):
+            raise ValueError(f"--mix-size {self.mix_size!r} is not a (low, high) pair")
+        if mixtures.parse_pool(self.mix_from) != tuple(self.mix_from):
+            raise ValueError("--mix-from must list canonical names in the ordering rule")
+        if mixtures.MIX in self.tasks:
+            mixtures.check_mix(self.mix_from, self.mix_size)
         degradations.base.check_severity(self.severity)
         if self.variants < 1:
             raise ValueError("--variants must be at least 1")
@@ -77,7 +90,13 @@ class SynthConfig:
             raise ValueError("--val-fraction must be in [0, 1)")
 
     def recorded(self) -> dict[str, Any]:
-        return asdict(self)
+        """The config as recorded (run record, spec hash); the mix settings only where ``mix`` is a task."""
+        cfg = asdict(self)
+        if mixtures.MIX in self.tasks:
+            cfg["mix_size"], cfg["mix_from"] = list(self.mix_size), list(self.mix_from)
+        else:
+            del cfg["mix_size"], cfg["mix_from"]
+        return cfg
 
 
 @dataclass(frozen=True)
@@ -101,18 +120,20 @@ class ShardSpec:
         return shard_stem(task, self.shard_id)
 
     def folder(self, task: str) -> Path:
-        return Path(self.out) / task
+        return Path(self.out) / task_slug(task)
 
     def spec_hash(self, task: str) -> str:
         """Fingerprint of everything that decides this shard's bytes (checked on resume)."""
         cfg = self.config.recorded()
         cfg.pop("tasks")
         cfg.pop("shard_size")  # the sources list already pins the grouping
-        deg = degradations.get(task)
+        if task != mixtures.MIX:  # other tasks of the run do not depend on the mix settings
+            cfg.pop("mix_size", None)
+            cfg.pop("mix_from", None)
         payload = {
             "schema_version": SCHEMA_VERSION,
             "task": task,
-            "task_version": getattr(deg, "version", 1),
+            "task_version": mixtures.task_version(task),
             "shard_id": self.shard_id,
             "sources": [[s.source, s.sha256] for s in self.sources],
             "config": cfg,
@@ -157,14 +178,17 @@ def prepare_hq(src: Source, cfg: SynthConfig) -> HQ | str:
 
 def _error_row(src: Source, task: str, variant: int, cfg: SynthConfig, message: str) -> dict[str, Any]:
     split = assign_split(source_id(src), cfg.val_fraction)
-    return error_row(task, ORIGIN, src, variant, split, message, severity=cfg.severity)
+    label = mixtures.task_label(task) or UNKNOWN
+    return error_row(task, ORIGIN, src, variant, split, message, label=label, severity=cfg.severity)
 
 
 def make_sample(src: Source, hq: HQ, task: str, variant: int, cfg: SynthConfig) -> Sample:
     """Degrade one HQ image into one stored sample (members + manifest row)."""
-    seed = degradations.sub_seed(cfg.seed, hq.sha256, task, variant)
-    params = degradations.sample_params(task, np.random.default_rng(seed), hq.arr.shape, cfg.severity)
-    result = degradations.get(task).apply(hq.arr, params)
+    seed = mixtures.task_seed(cfg.seed, hq.sha256, task, variant)
+    params = mixtures.sample_task(task, np.random.default_rng(seed), hq.arr.shape, cfg.severity,
+                                  pool=cfg.mix_from, sizes=cfg.mix_size)
+    result = degradations.replay(hq.arr, params)
+    label = mixtures.label_of(params)
     if result.lq.shape != hq.arr.shape or result.lq.dtype != np.uint8:
         raise ValueError(f"LQ has shape {result.lq.shape} {result.lq.dtype}, expected {hq.arr.shape} uint8")
     fmt = cfg.image_format
@@ -182,7 +206,7 @@ def make_sample(src: Source, hq: HQ, task: str, variant: int, cfg: SynthConfig) 
     params_json = dumps_json(params)
     meta = {
         "key": key,
-        "degradation": task,
+        "degradation": label,
         "origin": ORIGIN,
         "params": params,
         "seed": seed,
@@ -201,8 +225,10 @@ def make_sample(src: Source, hq: HQ, task: str, variant: int, cfg: SynthConfig) 
         "crop": cfg.crop,
         "image_format": fmt,
     }
+    if label != task:  # mix / wild: the sample's label differs from its task
+        meta["task"] = task
     members["json"] = dumps_json(meta).encode("utf-8")
-    row = base_row(task, ORIGIN, src, variant, split, severity=cfg.severity, hq_sha256=hq.sha256, lq_sha256=lq_sha,
+    row = base_row(label, ORIGIN, src, variant, split, severity=cfg.severity, hq_sha256=hq.sha256, lq_sha256=lq_sha,
                    width=width, height=height, params=params_json, seed=seed, status="ok", error_message=None)
     return Sample(key=key, members=members, row=row)
 

@@ -11,16 +11,17 @@ import pytest
 
 import degradations as D
 from degradations import particles
+from degradations.raindrop import drop_population
 
 WEATHER = ("raindrop", "rainy", "snowy")
 MAP_KEY = {"raindrop": "mask", "rainy": "rain", "snowy": "snow"}
 
-# Per-image input PSNR bands (dB) documented in each module's docstring (min-max over the bundled
+# Per-image input PSNR bands (dB) documented in the README (raindrop) or each module's docstring (min-max over the bundled
 # photos and 12 seeds), and the median they are centred on (checked within +-2.5 dB on 3 seeds).
 BANDS = {
-    ("raindrop", "light"): (25.0, 40.0, 32.0),
-    ("raindrop", "medium"): (18.0, 31.0, 24.5),
-    ("raindrop", "heavy"): (15.0, 27.0, 21.0),
+    ("raindrop", "light"): (28.0, 42.0, 33.5),
+    ("raindrop", "medium"): (20.0, 31.5, 25.6),
+    ("raindrop", "heavy"): (16.0, 27.0, 20.3),
     ("rainy", "light"): (24.5, 30.0, 27.0),
     ("rainy", "medium"): (15.5, 20.0, 17.8),
     ("rainy", "heavy"): (11.0, 14.5, 12.4),
@@ -216,11 +217,14 @@ def test_sampled_values_stay_inside_the_documented_ranges(severity):
             assert all(_inside(layer[k], spec[k]) for k in keys)
         spec = D.get("raindrop").ranges[severity]
         p = D.get("raindrop").sample(rng, shape, severity)
-        assert _inside(len(p["drops"]), spec["count"]) and _inside(p["defocus"], spec["defocus"])
-        for drop in p["drops"]:
-            keys = ("radius", "aspect", "tail", "zoom", "rim", "highlight")
-            assert all(_inside(drop[k], spec[k]) for k in keys)
-            assert 0.0 <= drop["x"] <= 1.0 and 0.0 <= drop["y"] <= 1.0
+        assert _inside(p["radius"][0], spec["r_min"]) and _inside(p["radius"][1], spec["r_max"])
+        assert all(_inside(p[k], spec[k]) for k in ("count", "size_exponent", "zoom", "brightness", "defocus"))
+        drops = drop_population(p, shape[:2])
+        assert len(drops["radius"]) == round(p["count"] * shape[0] * shape[1] / min(shape[:2]) ** 2)
+        side = min(shape[:2])
+        assert (drops["radius"] >= p["radius"][0] * side - 1e-9).all()
+        assert (drops["radius"] <= p["radius"][1] * side + 1e-9).all()
+        assert ((drops["x"] >= 0) & (drops["x"] <= shape[1]) & (drops["y"] >= 0) & (drops["y"] <= shape[0])).all()
 
 
 # shared machinery ---------------------------------------------------------------------------------

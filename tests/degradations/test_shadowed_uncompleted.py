@@ -43,7 +43,7 @@ def test_shadow_coverage_follows_the_preset(photos):
         for seed in SEEDS:
             params = D.sample_params("shadowed", np.random.default_rng(seed), img.shape, severity)
             assert 1 <= len(params["shadows"]) <= 3
-            assert {s["kind"] for s in params["shadows"]} <= {"blob", "polygon", "bar"}
+            assert {s["kind"] for s in params["shadows"]} <= {"person", "pole", "plant", "hand"}
             covered = float((D.get("shadowed").apply(img, params).maps["matte"] > 127).mean())
             # Shapes are fitted to their share inside the frame; overlaps and soft edges lose a little.
             assert 0.5 * lo <= covered <= hi + 0.02, (severity, seed, covered, params["coverage"])
@@ -52,11 +52,11 @@ def test_shadow_coverage_follows_the_preset(photos):
 def test_wider_penumbra_gives_softer_edges(astronaut):
     params = D.sample_params("shadowed", np.random.default_rng(1), astronaut.shape, "medium")
     soft_fraction = {}
-    for sigma in (0.005, 0.03):
-        params = {**params, "penumbra": [sigma, sigma]}
+    for light_size in (0.0093, 0.03):  # the sun, and a light three times as wide
+        params = {**params, "light_size": light_size}
         matte = D.get("shadowed").apply(astronaut, params).maps["matte"]
-        soft_fraction[sigma] = float(((matte > 12) & (matte < 243)).mean())
-    assert 0 < soft_fraction[0.005] < soft_fraction[0.03]
+        soft_fraction[light_size] = float(((matte > 12) & (matte < 243)).mean())
+    assert 0 < soft_fraction[0.0093] < soft_fraction[0.03]
 
 
 def test_shadow_psnr_bands(photos):

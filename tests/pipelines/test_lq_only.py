@@ -16,7 +16,7 @@ from PIL import Image
 
 import degradations
 from pipelines.cli import cli
-from pipelines.manifest import assign_split, make_key, read_manifest
+from pipelines.manifest import assign_split, make_key, read_manifest, task_from_slug
 from pipelines.validate import ManifestError
 from tests.pipelines.hostile import edit_manifest
 from tests.pipelines.tiny_blip import build_tiny_blip
@@ -73,7 +73,8 @@ def ingested(tree, tmp_path_factory) -> tuple[Path, str]:
 
 
 def _frames(manifests: Path) -> dict[str, pd.DataFrame]:
-    return {p.name.split(".")[0]: read_manifest(p, status=None) for p in sorted(manifests.glob("*.ingested.parquet"))}
+    return {task_from_slug(p.name.split(".")[0]): read_manifest(p, status=None)
+            for p in sorted(manifests.glob("*.ingested.parquet"))}
 
 
 def test_lq_only_folders_are_found_and_labelled_automatically(ingested, tree):
@@ -113,7 +114,7 @@ def test_lq_only_flag_lq_without_hq_and_labels(tree, tmp_path):
     folder = CliRunner().invoke(cli, ["ingest", "--lq", str(tree / "rainy/LQ"), "--task", "rain+haze",
                                       "--out", str(tmp_path / "d"), "--manifests", str(tmp_path / "m")])
     assert folder.exit_code == 0, folder.output
-    assert set(read_manifest(tmp_path / "m/rainy+hazy.ingested.parquet")["degradation"]) == {"rainy+hazy"}
+    assert set(read_manifest(tmp_path / "m/rainy--hazy.ingested.parquet")["degradation"]) == {"rainy+hazy"}
     plain = CliRunner().invoke(cli, ["ingest", "--lq", str(tree / "my-night-shots"), "--out", str(tmp_path / "d"),
                                      "--manifests", str(tmp_path / "m")])
     assert plain.exit_code == 0 and len(read_manifest(tmp_path / "m/unknown.ingested.parquet")) == 2
@@ -228,8 +229,10 @@ def test_caption_on_lq_then_export_csv(tree, blip_dir, tmp_path):
     table = pd.read_csv(csv, sep="\t")
     all_rows = read_manifest(root / "all.parquet")
     unknown = int((all_rows["degradation"] == "unknown").sum())
-    assert len(table) == len(all_rows) - unknown and not table["title"].str.endswith(": unknown").any()
+    mixture = int(all_rows["degradation"].str.contains("+", regex=False).sum())  # dropped by default (--mixtures)
+    assert unknown == 2 and mixture == 1
+    assert len(table) == len(all_rows) - unknown - mixture and not table["title"].str.endswith(": unknown").any()
     assert (f"left out {unknown} rows labelled unknown (the title needs a degradation); "
-            f"{lq_rows - unknown} rows have no clean image") in export.output
+            f"{lq_rows - unknown - mixture} rows have no clean image") in export.output
     assert all(Path(f).is_file() for f in table["filepath"])
     assert len(list(images.rglob("GT/*"))) == int(all_rows["hq_sha256"].notna().sum())
