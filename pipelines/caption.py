@@ -11,6 +11,11 @@ column of every manifest. The flow is a visible list of steps:
 4. :func:`write_captions`: the store, written atomically (also every ``flush_seconds``);
 5. :func:`join_captions`: fill each manifest's ``caption`` column, written atomically.
 
+Rows without an HQ image (real photos ingested without ground truth) are skipped and counted;
+``--on lq`` captions their LQ image instead (rows with an HQ still get their clean image's
+caption). The store records which image each caption came from (``image``: ``hq`` | ``lq``) and
+keys it by that image's sha256, so deduplication, resume and ``--part`` work the same way.
+
 ``--part i/N`` runs write ``captions.part-i-of-N.parquet`` and leave the manifests alone; a
 run without ``--part`` folds the part files into ``captions.parquet`` and joins. A run holds the
 manifest folders (:mod:`pipelines.common.locks`; parts share them). Shards are read through the
@@ -41,7 +46,7 @@ import pandas as pd
 
 from . import sources
 from .build_cli import DISTRIBUTOR, RAY_ADDRESS
-from .caption_plan import Plan, list_manifests, member_offsets, plan_images
+from .caption_plan import ON, Plan, list_manifests, member_offsets, plan_images
 from .caption_store import (
     CAPTIONS_FILE,
     CAPTIONS_SCHEMA,
@@ -94,8 +99,11 @@ class CaptionConfig:
     ray_address: str | None = None  # default: RAY_ADDRESS, else a local cluster
     gpus_per_actor: float | None = None  # default: 1 when the cluster has GPUs, else 0
     actors: int | None = None  # default: GPUs / gpus_per_actor, or the cluster's CPUs
+    on: str = "hq"  # hq: rows without HQ are skipped; lq: they get their LQ image's caption
 
     def __post_init__(self) -> None:
+        if self.on not in ON:
+            raise ValueError(f"on must be one of {ON}, got {self.on!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.dtype not in DTYPES:
@@ -122,6 +130,7 @@ class CaptionReport:
     manifests_updated: int
     seconds: float
     store: str  # path of the captions file written
+    without_hq: int = 0  # ok rows skipped for lacking an HQ image (--on hq)
 
 
 # --- The whole command as one function ---
@@ -167,14 +176,14 @@ def _caption(folder: Path | str, paths: list[Path | str], config: CaptionConfig,
     target = part_path(folder, config.part) if config.partitioned else remote.child(folder, CAPTIONS_FILE)
 
     have = () if config.overwrite else set(store.loc[store["caption"].notna(), "hq_sha256"])
-    plan = plan_images(paths, config.part, skip=have)
+    plan = plan_images(paths, config.part, skip=have, on=config.on)
     todo = plan.refs
     already = plan.unique_images - len(todo)
     captioned = errors = unmatched = 0
     new_rows: list[dict[str, Any]] = []
 
     if captions_file is not None:
-        imported, unmatched, empty = import_captions(captions_file, paths)
+        imported, unmatched, empty = import_captions(captions_file, paths, on=config.on)
         wanted = {r.hq_sha256 for r in todo}
         imported = [row for row in imported if row["hq_sha256"] in wanted]
         new_rows.extend(imported)
@@ -215,6 +224,7 @@ def _caption(folder: Path | str, paths: list[Path | str], config: CaptionConfig,
         manifests_updated=updated,
         seconds=time.perf_counter() - start,
         store=str(target),
+        without_hq=plan.without_hq,
     )
 
 
@@ -296,6 +306,9 @@ def parse_part(ctx: click.Context | None, param: click.Parameter | None, value: 
     default=None,
     help="Import captions (CSV/TSV/Parquet: caption + hq_sha256 or source) instead of running BLIP.",
 )
+@click.option("--on", type=click.Choice(ON), default="hq", show_default=True,
+              help="Image to caption: hq (the clean image; rows without one are skipped and counted), or lq: "
+                   "rows without HQ get their LQ image's caption (rows with HQ keep the clean one's).")
 @DISTRIBUTOR
 @RAY_ADDRESS
 @click.option("--gpus-per-actor", type=click.FloatRange(min=0), default=None,
@@ -305,8 +318,8 @@ def parse_part(ctx: click.Context | None, param: click.Parameter | None, value: 
 def command(
     manifests_dir: Path | str, manifest_files: tuple[str, ...], model: str, batch_size: int, device: str,
     dtype: str, max_new_tokens: int, num_beams: int, prompt: str | None, workers: int, part: tuple[int, int],
-    overwrite: bool, max_pixels: int, captions_file: Path | None, distributor: str, ray_address: str | None,
-    gpus_per_actor: float | None, actors: int | None,
+    overwrite: bool, max_pixels: int, captions_file: Path | None, on: str, distributor: str,
+    ray_address: str | None, gpus_per_actor: float | None, actors: int | None,
 ) -> None:
     """Caption each unique clean image once with BLIP and fill the manifests' caption column."""
     from tqdm import tqdm
@@ -327,6 +340,7 @@ def command(
         ray_address=ray_address,
         gpus_per_actor=gpus_per_actor,
         actors=actors,
+        on=on,
     )
     bar = tqdm(total=0, unit="img", desc="caption", dynamic_ncols=True, disable=None)
 
@@ -349,11 +363,14 @@ def command(
     finally:
         bar.close()
     click.echo(
-        f"{report.unique_images} unique clean images in {report.rows} rows of {report.manifests} manifests: "
+        f"{report.unique_images} unique {'images' if on == 'lq' else 'clean images'} in {report.rows} rows of "
+        f"{report.manifests} manifests: "
         f"{report.captioned} captioned, {report.already_captioned} already had one, {report.errors} errors"
         + (f", {report.unmatched} captions-file rows unmatched" if captions_file else "")
         + f"; {report.rows_with_caption}/{report.rows} rows now have a caption "
         f"({report.manifests_updated} manifests updated, store {report.store}, {report.seconds:.1f}s)"
+        + (f"; skipped {report.without_hq} rows without an HQ image (--on lq captions their LQ image)"
+           if report.without_hq else "")
     )
     if report.errors:
         click.echo(f"{report.errors} images got no caption (see the log); a rerun retries them", err=True)

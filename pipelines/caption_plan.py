@@ -1,8 +1,10 @@
-"""Planning role of ``make-dataset caption``: which clean images to caption, and where their bytes are.
+"""Planning role of ``make-dataset caption``: which images to caption, and where their bytes are.
 
-:func:`plan_images` reads the manifests' ok rows, keeps one row per unique clean image
-(``hq_sha256``) of this ``--part``, drops those already captioned, and finds each ``hq`` member's
-byte offset in its tar from the headers alone, so the captioner reads each image with one seek.
+:func:`plan_images` reads the manifests' ok rows, keeps one row per unique image of this
+``--part``, drops those already captioned, and finds each member's byte offset in its tar from the
+headers alone, so the captioner reads each image with one seek. The image of a row is its ``hq``
+member (``hq_sha256``); a row without HQ (ingested without ground truth) is skipped and counted
+with ``on="hq"``, and gives its ``lq`` member (``lq_sha256``) with ``on="lq"``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from typing import Any
 
 import pandas as pd
 
-from .caption_store import CAPTIONS_FILE, PART_PREFIX
+from .caption_store import CAPTIONS_FILE, PART_PREFIX, caption_key
 from .captioner import ImageRef
 from .common import remote
 from .common.tars import member_index
-from .manifest import HQ, read_manifest
+from .manifest import HQ, LQ, read_manifest
+
+ON = (HQ, LQ)  # caption --on: the HQ image (DA-CLIP's way), or the LQ image where there is no HQ
 
 
 def list_manifests(manifests_dir: str | os.PathLike) -> list[Path | str]:
@@ -42,9 +46,9 @@ def _is_manifest_name(name: str) -> bool:
     return not name.startswith(".") and name != CAPTIONS_FILE and not name.startswith(PART_PREFIX)
 
 
-def _hq_member(key: str, members: Any) -> str | None:
+def _member(key: str, members: Any, stem: str = HQ) -> str | None:
     suffixes = json.loads(members) if isinstance(members, str) else []  # checked by the validator
-    return next((f"{key}.{suffix}" for suffix in suffixes if suffix.startswith(f"{HQ}.")), None)
+    return next((f"{key}.{suffix}" for suffix in suffixes if suffix.startswith(f"{stem}.")), None)
 
 
 def _in_part(hq_sha256: str, part: tuple[int, int]) -> bool:
@@ -65,24 +69,31 @@ def member_offsets(shard_path: str, wanted: Iterable[str]) -> dict[str, tuple[in
 @dataclass(frozen=True)
 class Plan:
     refs: tuple[ImageRef, ...]  # the images to caption, in shard order
-    unique_images: int  # distinct clean images of the manifests (in this part), skipped ones included
+    unique_images: int  # distinct images of the manifests (in this part), skipped ones included
     rows: int  # ok rows of the manifests
+    without_hq: int = 0  # ok rows skipped because they have no HQ image (on="hq")
 
 
-def plan_images(manifests: Sequence[Path | str], part: tuple[int, int] = (0, 1), skip: Iterable[str] = ()) -> Plan:
-    """Unique clean images (by ``hq_sha256``) of the manifests' ok rows, less the ``skip`` hashes.
+def plan_images(manifests: Sequence[Path | str], part: tuple[int, int] = (0, 1), skip: Iterable[str] = (),
+                on: str = HQ) -> Plan:
+    """Unique images (by hash) of the manifests' ok rows, less the ``skip`` hashes: each row's HQ
+    image, and with ``on="lq"`` the LQ image of a row that has no HQ.
 
-    When several rows share a clean image, the first by (shard, key) is read. Only the shards
+    When several rows share an image, the first by (shard, key) is read. Only the shards
     holding images to caption have their headers read. Images come back ordered by shard and
     offset, so shards are read front to back.
     """
-    frames = [
-        read_manifest(path, status="ok")[["key", "hq_sha256", "shard_path", "members"]] for path in manifests
-    ]
+    if on not in ON:
+        raise ValueError(f"on must be one of {ON}, got {on!r}")
+    columns = ["key", "hq_sha256", "lq_sha256", "shard_path", "members"]
+    frames = [read_manifest(path, status="ok")[columns] for path in manifests]
     if not frames:
         return Plan((), 0, 0)
     rows = pd.concat(frames, ignore_index=True)
     total_rows = len(rows)
+    without_hq = int(rows["hq_sha256"].isna().sum()) if on == HQ else 0
+    keys = [caption_key(h, lq, on) for h, lq in zip(rows["hq_sha256"], rows["lq_sha256"])]
+    rows = rows.assign(hq_sha256=keys, image=[HQ if isinstance(h, str) else LQ for h in rows["hq_sha256"]])
     rows = rows[rows["hq_sha256"].notna() & rows["shard_path"].notna()]
     rows = rows[[_in_part(h, part) for h in rows["hq_sha256"]]]
     rows = rows.sort_values(["hq_sha256", "shard_path", "key"], kind="mergesort")
@@ -92,12 +103,13 @@ def plan_images(manifests: Sequence[Path | str], part: tuple[int, int] = (0, 1),
 
     refs: list[ImageRef] = []
     for shard_path, group in rows.groupby("shard_path", sort=True):
-        names = {h: _hq_member(k, m) for h, k, m in zip(group["hq_sha256"], group["key"], group["members"])}
+        images = dict(zip(group["hq_sha256"], group["image"]))
+        names = {h: _member(k, m, images[h]) for h, k, m in zip(group["hq_sha256"], group["key"], group["members"])}
         offsets = (
             member_offsets(shard_path, (n for n in names.values() if n)) if remote.path_exists(shard_path) else {}
         )
         for hq_sha256, name in names.items():
             offset, size = offsets.get(name, (-1, 0)) if name else (-1, 0)
-            refs.append(ImageRef(hq_sha256, shard_path, name or "", offset, size))
+            refs.append(ImageRef(hq_sha256, shard_path, name or "", offset, size, image=images[hq_sha256]))
     refs.sort(key=lambda r: (r.shard_path, r.offset, r.hq_sha256))
-    return Plan(tuple(refs), unique, total_rows)
+    return Plan(tuple(refs), unique, total_rows, without_hq)

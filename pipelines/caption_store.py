@@ -1,7 +1,9 @@
 """The captions store: ``manifests/captions.parquet``, its part files, and the manifests' ``caption`` column.
 
-One row per clean image (``hq_sha256``): the cleaned caption or why there is none, and which
-model and settings made it. This module reads and writes the store (atomically, same content
+One row per captioned image (``hq_sha256``: the image's sha256) and which image that was
+(``image``: ``hq``, or ``lq`` for a row without ground truth captioned with ``--on lq``; null in
+stores written before the column existed, which hold only ``hq``): the cleaned caption or why
+there is none, and which model and settings made it. This module reads and writes the store (atomically, same content
 same bytes), keeps a checkpoint of a running job, folds ``--part`` files in, joins captions
 into manifests and imports a user's ``--captions-file``. It knows nothing of BLIP.
 
@@ -33,6 +35,7 @@ __all__ = [
     "PART_PREFIX",
     "STORE_COLUMNS",
     "Checkpoint",
+    "caption_key",
     "clean_caption",
     "empty_store",
     "import_captions",
@@ -52,7 +55,8 @@ PART_PREFIX = "captions.part-"
 
 CAPTIONS_SCHEMA = pa.schema(
     [
-        ("hq_sha256", pa.string()),
+        ("hq_sha256", pa.string()),  # sha256 of the captioned image (the HQ member's unless image is "lq")
+        ("image", pa.string()),  # "hq" | "lq": the member the caption was made from
         ("caption", pa.string()),  # cleaned; null when captioning failed
         ("error", pa.string()),  # why there is no caption (decode failure, empty output)
         ("model", pa.string()),  # hub id or local path, or "captions-file:<name>" when imported
@@ -190,8 +194,16 @@ class Checkpoint:
 # ---------------------------------------------------------------------------------------------
 
 
+def caption_key(hq_sha256: Any, lq_sha256: Any, on: str = "lq") -> str | None:
+    """The store key of a row's caption: its HQ hash; without HQ, its LQ hash when ``on`` is ``lq``."""
+    if isinstance(hq_sha256, str):
+        return hq_sha256
+    return lq_sha256 if on == "lq" and isinstance(lq_sha256, str) else None
+
+
 def join_captions(manifests: Sequence[Path | str], captions: dict[str, str]) -> tuple[int, int]:
-    """Fill each manifest's ``caption`` column from ``captions`` (by ``hq_sha256``).
+    """Fill each manifest's ``caption`` column from ``captions`` (by ``hq_sha256``; a row without
+    HQ by ``lq_sha256``, which the store holds only if its LQ image was captioned).
 
     Rows whose image has no caption keep what they had. Row order, columns and schema are
     kept; a manifest is rewritten (atomically) only when a value changes. Returns
@@ -201,14 +213,13 @@ def join_captions(manifests: Sequence[Path | str], captions: dict[str, str]) -> 
     for path in manifests:
         table = _read_table(path)
         frame = table.select(
-            [c for c in ("hq_sha256", "caption", "status") if c in table.column_names]
+            [c for c in ("hq_sha256", "lq_sha256", "caption", "status") if c in table.column_names]
         ).to_pandas()
-        if "caption" not in frame.columns:
-            frame["caption"] = None
-        new = [
-            captions.get(h, old) if isinstance(h, str) else old
-            for h, old in zip(frame["hq_sha256"], frame["caption"])
-        ]
+        for column in ("caption", "lq_sha256"):
+            if column not in frame.columns:
+                frame[column] = None
+        keys = [caption_key(h, lq) for h, lq in zip(frame["hq_sha256"], frame["lq_sha256"])]
+        new = [captions.get(k, old) if k is not None else old for k, old in zip(keys, frame["caption"])]
         new = [v if isinstance(v, str) else None for v in new]
         old = [v if isinstance(v, str) else None for v in frame["caption"]]
         with_caption += sum(1 for v, s in zip(new, frame["status"]) if v is not None and s == "ok")
@@ -258,20 +269,24 @@ def _norm_path(value: str) -> str:
 
 
 def import_captions(
-    captions_file: str | os.PathLike, manifests: Sequence[Path]
+    captions_file: str | os.PathLike, manifests: Sequence[Path], on: str = "hq"
 ) -> tuple[list[dict[str, Any]], int, int]:
-    """Match a user's captions to clean images, by ``hq_sha256`` or by source path.
+    """Match a user's captions to clean images, by ``hq_sha256`` or by source path (``on="lq"``:
+    rows without HQ match by their LQ's hash or source too).
 
     Returns ``(store rows, unmatched rows, empty captions)``; the first match per image wins.
     """
     frame = read_captions_file(captions_file)
     by_source: dict[str, str] = {}
     known: set[str] = set()
+    image_of: dict[str, str] = {}
     for path in manifests:
         rows = read_manifest(path, status="ok")
-        for source, hq in zip(rows["source"], rows["hq_sha256"]):
-            if not isinstance(hq, str):
+        for source, hq_sha, lq_sha in zip(rows["source"], rows["hq_sha256"], rows["lq_sha256"]):
+            hq = caption_key(hq_sha, lq_sha, on)
+            if hq is None:
                 continue
+            image_of.setdefault(hq, "hq" if isinstance(hq_sha, str) else "lq")
             known.add(hq)
             if isinstance(source, str) and source:
                 by_source.setdefault(source, hq)
@@ -305,6 +320,7 @@ def import_captions(
             hq,
             {
                 "hq_sha256": hq,
+                "image": image_of[hq],
                 "caption": text,
                 "error": None,
                 "model": f"captions-file:{name}",

@@ -65,13 +65,16 @@ class GenerationSettings:
 
 @dataclass(frozen=True)
 class ImageRef:
-    """One unique clean image: where its ``hq`` member's bytes sit in a shard."""
+    """One unique image to caption: where its member's bytes sit in a shard. ``hq_sha256`` is the
+    store key, the image's sha256: the ``hq`` member's, or the ``lq`` member's when ``image`` is
+    ``"lq"`` (``caption --on lq``, a row without HQ)."""
 
     hq_sha256: str
     shard_path: str
     member: str
     offset: int = -1  # byte offset of the member's data in the tar; -1 when not found
     size: int = 0
+    image: str = "hq"  # which member is captioned: "hq" or "lq"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,6 +279,7 @@ def caption_refs(
             out.append(
                 {
                     "hq_sha256": refs[i].hq_sha256,
+                    "image": refs[i].image,
                     "caption": caption,
                     "error": error,
                     "model": captioner.model_id,

@@ -18,6 +18,11 @@ The original CSV holds one degradation name per row, so mixture rows (``hazy+rai
 ``wild`` and CDD-11 mixtures) are dropped and counted by default; ``--mixtures joined`` keeps them with
 the label as the title's degradation text (``"<caption>: hazy+rainy"``, folder ``hazy--rainy``), which
 DA-CLIP's loader reads as an unknown class name.
+
+Ingested photos without ground truth: the CSV names only the LQ image, so a row with no HQ member
+is exported like any other; ``--with-gt`` has no clean image to write for it (counted,
+``no_gt``). Rows labelled ``unknown`` are left out (counted): the title's degradation is what
+DA-CLIP learns, and ``unknown`` is not one.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from pathlib import Path
 
 import click
 import pandas as pd
+
+from degradations.labels import UNKNOWN
 
 from .common.files import read_regular, safe_join, write_bytes_atomic
 from .common.images import DEFAULT_MAX_PIXELS, check_pixels
@@ -57,6 +64,17 @@ class ExportReport:
     images_written: int  # image files extracted this run (existing identical files are kept)
     out: str
     image_root: str
+    skipped_unknown: int = 0  # rows labelled unknown: no degradation for the title
+    no_gt: int = 0  # with --with-gt: CSV rows without a clean image (ingested LQ-only), so no GT file
+
+    def dropped_line(self) -> str | None:
+        """One line on what LQ-only data lost in the export, or None when nothing was."""
+        parts = []
+        if self.skipped_unknown:
+            parts.append(f"left out {self.skipped_unknown} rows labelled {UNKNOWN} (the title needs a degradation)")
+        if self.no_gt:
+            parts.append(f"{self.no_gt} rows have no clean image: their LQ is in the CSV, no GT file is written")
+        return "; ".join(parts) or None
 
 
 def title_for(caption: str, degradation: str) -> str:
@@ -115,6 +133,9 @@ def export_csv(
     frame = read_manifest(manifest, status="ok")
     if frame.empty:
         raise ValueError(f"{manifest} has no ok rows to export")
+    unknown = (frame["degradation"].astype(str).str.strip().str.lower() == UNKNOWN).to_numpy()
+    skipped_unknown = int(unknown.sum())
+    frame = frame[~unknown].reset_index(drop=True)
     is_mixture = frame["degradations"].map(lambda parts: parts is not None and len(parts) > 1).astype(bool)
     dropped_mixtures = int(is_mixture.sum()) if mixtures == "drop" else 0
     if dropped_mixtures:
@@ -131,7 +152,7 @@ def export_csv(
     frame = frame[captioned].reset_index(drop=True)
     root = Path(image_root).resolve()
     with output_locks({Path(out).parent: 0, root: 2}):
-        filepaths, per_shard = _targets(frame, root, manifest, with_gt)
+        filepaths, per_shard, no_gt = _targets(frame, root, manifest, with_gt)
         images_written = sum(_extract(shard, targets, max_pixels) for shard, targets in sorted(per_shard.items()))
         captions = [" ".join(c.split()) for c in frame["caption"]]
         table = pd.DataFrame(
@@ -143,7 +164,7 @@ def export_csv(
         out = Path(out)
         write_bytes_atomic(table.to_csv(sep="\t", index=False).encode("utf-8"), out)
     return ExportReport(
-        rows=len(frame) + skipped + dropped_mixtures,
+        rows=len(frame) + skipped + dropped_mixtures + skipped_unknown,
         written=len(table),
         skipped_no_caption=skipped,
         colon_in_caption=colon,
@@ -151,13 +172,17 @@ def export_csv(
         images_written=images_written,
         out=str(out),
         image_root=str(root),
+        skipped_unknown=skipped_unknown,
+        no_gt=no_gt,
     )
 
 
 def _targets(frame: pd.DataFrame, root: Path, manifest: str | os.PathLike,
-             with_gt: bool) -> tuple[list[str], dict[str, dict[str, Path]]]:
-    """CSV file paths (LQ) and, per shard, member name -> target file, all under ``root``."""
+             with_gt: bool) -> tuple[list[str], dict[str, dict[str, Path]], int]:
+    """CSV file paths (LQ), per shard member name -> target file (all under ``root``), and the
+    number of rows whose GT could not be written (no HQ member: ingested without ground truth)."""
     filepaths: list[str] = []
+    no_gt = 0
     per_shard: dict[str, dict[str, Path]] = {}
     stems = [(LQ, "LQ")] + ([(HQ, "GT")] if with_gt else [])
     for key, degradation, members, shard_path in zip(
@@ -165,13 +190,16 @@ def _targets(frame: pd.DataFrame, root: Path, manifest: str | os.PathLike,
     ):
         for stem, folder in stems:
             suffix = _member_suffix(members, stem)
+            if suffix is None and stem == HQ:  # the validator allows this only for LQ-only ingested rows
+                no_gt += 1
+                continue
             if suffix is None:
                 raise ValueError(f"{manifest}: row {key} lists no {stem} member")
             target = safe_join(root, task_slug(degradation), folder, f"{key}.{suffix.split('.', 1)[1]}")
             per_shard.setdefault(shard_path, {})[f"{key}.{suffix}"] = target
             if stem == LQ:
                 filepaths.append(str(target))
-    return filepaths, per_shard
+    return filepaths, per_shard, no_gt
 
 
 @click.command("export-csv")
@@ -213,6 +241,8 @@ def command(manifest: Path, out: Path, image_root: Path, missing_caption: str, w
     if report.dropped_mixtures:
         click.echo(f"dropped {report.dropped_mixtures} mixture rows: DA-CLIP's CSV holds one degradation per row "
                    "(--mixtures joined keeps them as 'a+b')", err=True)
+    if report.dropped_line():
+        click.echo(report.dropped_line())
     if report.colon_in_caption:
         click.echo(
             f"{report.colon_in_caption} captions contain ': '; the original DA-CLIP loader splits with "

@@ -8,6 +8,12 @@ Two ways in:
 - ``--task rainy --lq DIR --hq DIR [--split train|val|auto]`` for any other pair of folders;
   ``auto`` splits by HQ hash like ``synthesize``.
 
+LQ images without ground truth (real photos) come in too, as ok rows with no HQ member:
+``--lq DIR`` without ``--hq`` (label ``--task``: a type, alias, ``a+b`` mixture, or ``unknown``, the
+default), and under ``--root`` every type folder with ``LQ/`` and no ``GT/`` (or images directly),
+and every top folder that is not a split (``<root>/<label>/[LQ/]*``, split ``auto`` by LQ hash).
+``--lq-only`` takes every folder as LQ-only (GT/ is not read). See :mod:`pipelines.pairs`.
+
 Pairing and variants are :mod:`pipelines.pairs`' job, one shard of pairs is
 :mod:`pipelines.ingest_worker`'s; this module lists, plans one :class:`IngestSpec` job per
 ``--shard-size`` pairs of a task, and hands them to the shared driver (:mod:`pipelines.build`),
@@ -34,9 +40,19 @@ from .common.remote import as_path
 from .distribute import resolve_part
 from .ingest_worker import KIND, ORIGIN, IngestConfig, IngestSpec
 from .job import Progress
-from .pairs import Found, build_pairs, folder_label, list_daclip_tree, pair_folders
+from .pairs import (
+    LQ_ONLY,
+    Found,
+    build_pairs,
+    folder_label,
+    list_daclip_tree,
+    list_lq_folder,
+    pair_folders,
+    parse_label,
+)
 
-__all__ = ["IngestConfig", "IngestSpec", "command", "ingest", "list_daclip_tree", "pair_folders", "plan_ingest"]
+__all__ = ["LQ_ONLY", "IngestConfig", "IngestSpec", "command", "ingest", "list_daclip_tree", "pair_folders",
+           "plan_ingest"]
 
 
 def plan_ingest(found: Sequence[Found], config: IngestConfig, out: str, notes: list[str]) -> BuildPlan:
@@ -78,14 +94,21 @@ def ingest(
 
 
 def list_inputs(root: str | None, task: str | None, lq_dir: str | None, hq_dir: str | None, split: str,
-                pair_by: str, notes: list[str], follow_symlinks: bool = False) -> list[Found]:
-    """``--root`` (DA-CLIP's tree), or ``--task`` with ``--lq`` and ``--hq``."""
+                pair_by: str, notes: list[str], follow_symlinks: bool = False, lq_only: bool = False) -> list[Found]:
+    """``--root`` (DA-CLIP's tree), ``--task`` with ``--lq`` and ``--hq``, or ``--lq`` alone (LQ-only)."""
     if root is not None:
         if task or lq_dir or hq_dir:
             raise ValueError("give either --root, or --task with --lq and --hq")
-        return list_daclip_tree(as_path(root), pair_by, notes, follow_symlinks)
+        return list_daclip_tree(as_path(root), pair_by, notes, follow_symlinks, lq_only=lq_only)
+    if lq_dir and (lq_only or not hq_dir):
+        if hq_dir:
+            raise ValueError("--lq-only ingests LQ images alone: drop --hq")
+        found = list_lq_folder(parse_label(task or "unknown"), split, as_path(lq_dir), notes, follow_symlinks)
+        if not found:
+            raise FileNotFoundError(f"no image files in {lq_dir}")
+        return found
     if not (task and lq_dir and hq_dir):
-        raise ValueError("give --root DIR, or --task NAME --lq DIR --hq DIR")
+        raise ValueError("give --root DIR, --task NAME --lq DIR --hq DIR, or --lq DIR alone (LQ images without ground truth)")
     name = folder_label(task)
     found: list[Found] = [(name, split, s, lq, gt)
                           for s, lq, gt in pair_folders(name, split, as_path(lq_dir), as_path(hq_dir), pair_by, notes,
@@ -98,12 +121,16 @@ def list_inputs(root: str | None, task: str | None, lq_dir: str | None, hq_dir: 
 @click.command("ingest")
 @click.option("--root", type=click.Path(file_okay=False), default=None,
               help="DA-CLIP layout: <root>/<train|val>/<type>/{LQ,GT}/* (a folder or s3://bucket/prefix).")
-@click.option("--task", default=None, help="Degradation of --lq/--hq (name or alias).")
-@click.option("--lq", "lq_dir", type=LocalOrURLFolder, default=None, help="LQ folder (or s3://bucket/prefix).")
+@click.option("--task", default=None,
+              help="Degradation of --lq/--hq (name or alias); of --lq alone also a+b or unknown (the default).")
+@click.option("--lq", "lq_dir", type=LocalOrURLFolder, default=None,
+              help="LQ folder or s3://bucket/prefix (without --hq: LQ-only images, no ground truth).")
 @click.option("--hq", "--gt", "hq_dir", type=LocalOrURLFolder, default=None,
               help="GT (clean) folder (or s3://bucket/prefix).")
+@click.option("--lq-only", is_flag=True,
+              help="Every image is an LQ without ground truth: no pairing, GT/ folders are not read.")
 @click.option("--split", default="auto", show_default=True, type=click.Choice(["train", "val", "auto"]),
-              help="Split of --lq/--hq pairs; auto assigns by HQ hash with --val-fraction.")
+              help="Split of --lq/--hq pairs; auto assigns by HQ hash (LQ hash without HQ) with --val-fraction.")
 @click.option("--val-fraction", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0, max_open=True))
 @click.option("--pair-by", default="name", show_default=True, type=click.Choice(["name", "sorted"]),
               help="Pair LQ and GT by file name, or by sorted order (DA-CLIP's loader; warned).")
@@ -115,16 +142,16 @@ def list_inputs(root: str | None, task: str | None, lq_dir: str | None, hq_dir: 
 @click.option("--image-format", default="png", show_default=True, type=click.Choice(images.FORMATS))
 @click.option("--max-pixels", default=images.DEFAULT_MAX_PIXELS, show_default=True, type=click.IntRange(min=1))
 @FOLLOW_SYMLINKS
-def command(root, task, lq_dir, hq_dir, split, val_fraction, pair_by, fix_size, out, manifests, workers,
+def command(root, task, lq_dir, hq_dir, lq_only, split, val_fraction, pair_by, fix_size, out, manifests, workers,
             overwrite, part, distributor, ray_address, cpus_per_task, shard_size, image_format, max_pixels,
             follow_symlinks) -> None:
-    """Bring existing paired LQ/GT datasets into shards and manifests."""
+    """Bring existing paired LQ/GT datasets, or LQ images without ground truth, into shards and manifests."""
     notes: list[str] = []
     try:
         config = IngestConfig(image_format=image_format, max_pixels=max_pixels, fix_size=fix_size,
                               shard_size=shard_size, val_fraction=val_fraction)
         part_tuple = resolve_part(part)
-        found = list_inputs(root, task, lq_dir, hq_dir, split, pair_by, notes, follow_symlinks)
+        found = list_inputs(root, task, lq_dir, hq_dir, split, pair_by, notes, follow_symlinks, lq_only)
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     run_command(lambda bars: ingest(found, config, out=out, manifests=manifests, workers=workers, part=part_tuple,

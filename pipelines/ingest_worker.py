@@ -4,6 +4,11 @@ Each pair is read, checked against the hash it was listed with, decoded (``image
 and re-encoded; LQ/GT size mismatches are error rows unless ``--fix-size crop`` (both cropped to
 the common top-left region, recorded); nothing is ever resized. Rows have ``origin="ingested"``
 and ``params=null``. Every failure becomes a row, never an exception.
+
+An LQ-only image (:attr:`Pair.lq_only`) is an ``ok`` row with no HQ: members ``lq.<fmt>`` and
+``json`` only, ``hq_sha256`` null. Its key is ``make_key(label, lq_sha256, 0)`` and its split (for
+``auto``) ``assign_split(lq_sha256)``, where ``lq_sha256`` hashes the LQ member as written: the
+same pixels give the same key and split wherever and however often they are ingested.
 """
 
 from __future__ import annotations
@@ -70,7 +75,8 @@ class IngestSpec:
             "shard_id": self.shard_id,
             "config": asdict(self.config),
             "pairs": [[p.split, p.lq.source, p.lq.sha256, p.gt.source if p.gt else None,
-                       p.gt.sha256 if p.gt else None, p.variant, p.problem] for p in self.pairs],
+                       p.gt.sha256 if p.gt else None, p.variant, p.problem] + (["lq-only"] if p.lq_only else [])
+                      for p in self.pairs],
         }
         return sha256_hex(dumps_json(payload).encode("utf-8"))
 
@@ -108,7 +114,35 @@ def _error(writer: TarShardWriter, pair: Pair, cfg: IngestConfig, message: str) 
     writer.add_row(error_row(pair.task, ORIGIN, pair.lq, pair.variant, split, message))
 
 
+def ingest_lq_only(pair: Pair, cfg: IngestConfig, writer: TarShardWriter) -> None:
+    """One LQ image without ground truth: an ok row whose only image member is the LQ."""
+    lq = _decode(pair.lq, cfg.max_pixels, "LQ")
+    if isinstance(lq, str):
+        _error(writer, pair, cfg, lq)
+        return
+    fmt = cfg.image_format
+    lq_bytes = images.encode_image(lq, fmt)
+    lq_sha = sha256_hex(lq_bytes)
+    key = make_key(pair.task, lq_sha, pair.variant)
+    if writer.has_key(key):
+        _error(writer, pair, cfg, "duplicate: same LQ pixels as another image in this shard")
+        return
+    split = assign_split(lq_sha, cfg.val_fraction) if pair.split == "auto" else pair.split
+    height, width = lq.shape[:2]
+    meta = {"key": key, "degradation": pair.task, "origin": ORIGIN, "params": None, "split": split,
+            "variant": pair.variant, "source": pair.lq.source, "source_sha256": pair.lq.sha256,
+            "gt_source": None, "gt_source_sha256": None, "hq_sha256": None, "lq_sha256": lq_sha,
+            "width": width, "height": height, "size_fix": None, "image_format": fmt}
+    members = {f"lq.{fmt}": lq_bytes, "json": dumps_json(meta).encode("utf-8")}
+    row = base_row(pair.task, ORIGIN, pair.lq, pair.variant, split, hq_sha256=None, lq_sha256=lq_sha,
+                   width=width, height=height, status="ok", error_message=None)
+    writer.write(Sample(key=key, members=members, row=row))
+
+
 def ingest_pair(pair: Pair, cfg: IngestConfig, gt_cache: dict[str, Any], writer: TarShardWriter) -> None:
+    if pair.lq_only:
+        ingest_lq_only(pair, cfg, writer)
+        return
     if pair.problem or pair.gt is None:
         _error(writer, pair, cfg, pair.problem or "no GT file")
         return

@@ -108,8 +108,9 @@ def make_key(task: str, content_sha256: str, variant: int, error: bool = False) 
     """Deterministic, dot-free sample key from (content hash, task, variant); a mixture task is
     written as its :func:`task_slug` (keys hold no ``+``).
 
-    ``content_sha256`` is the HQ member's hash; failed inputs (no HQ) use the source hash and
-    get an ``_error`` suffix, so the two kinds can never collide.
+    ``content_sha256`` is the HQ member's hash (the LQ member's for an ingested LQ-only image);
+    failed inputs (no HQ) use the source hash and get an ``_error`` suffix, so the two kinds can
+    never collide.
     """
     key = f"{task_slug(task)}_{content_sha256[:20]}_{int(variant)}" + ("_error" if error else "")
     member_name(key, "json")  # validates: no dots, no slashes
@@ -151,6 +152,8 @@ def _parts_or_none(label: Any) -> list[str] | None:
 
 def fill_degradations(frame: pd.DataFrame) -> pd.DataFrame:
     """Set the ``degradations`` column of a frame from its labels (each distinct label parsed once)."""
+    import pandas as pd  # at run time too: an empty frame (an empty merge split) needs it
+
     labels = frame["degradation"]
     parts = {label: _parts_or_none(label) for label in labels.dropna().unique()}
     frame["degradations"] = labels.map(parts).astype(object) if len(frame) else pd.Series([], dtype=object)

@@ -1,24 +1,33 @@
-"""Reader role of ``ingest``: list paired LQ/GT files, hash them and number the variants.
+"""Reader role of ``ingest``: list paired LQ/GT files (or LQ files alone), hash them and number the variants.
 
 LQ files are paired with GT files by relative path (or by stem when the extensions differ);
 ``--pair-by sorted`` pairs sorted lists instead, as DA-CLIP's loader does, with a warning.
 Exact duplicate LQ files are ingested once; several LQ files of one GT are its variants
 ``0, 1, ...`` ranked by LQ hash. Problems are collected as notes for the summary, never guessed
 around.
+
+LQ-only folders (real photos whose clean version nobody has) are listed by
+:func:`list_lq_folder`: a folder with ``LQ/`` and no ``GT/``, or with images directly, and every
+folder under ``--lq-only``. Their label comes from the folder name (:func:`folder_label`: a type,
+an alias, an ``a+b`` mixture, else ``unknown``); their ``Found`` entries carry :data:`LQ_ONLY` in
+the GT slot. An LQ file without its GT inside a paired folder (LQ/ beside GT/) stays an error row:
+there a missing GT is a pairing problem, not a photo without ground truth.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import degradations
-from degradations.labels import MIXTURE_SEP, join_label, split_label
+from degradations.labels import MIXTURE_SEP, UNKNOWN, join_label, split_label
 
+from .common import remote
 from .common.remote import child
 from .sources import (
+    IMAGE_EXTENSIONS,
     NO_EXTENSION,
     Source,
     hash_source,
@@ -30,7 +39,8 @@ from .sources import (
 )
 
 SPLITS = ("train", "val")
-Found = tuple[str, str, str, Path | str, Path | str | None]  # (task, split, lq source, lq path, gt path or None)
+LQ_ONLY = "LQ only"  # in Found's GT slot: an LQ image that has no GT by design (not a missing file)
+Found = tuple[str, str, str, Path | str, Path | str | None]  # (task, split, lq source, lq path, gt path / None / LQ_ONLY)
 Folder = Path | str  # a local folder, or a prefix on object storage (s3://bucket/prefix)
 
 
@@ -42,6 +52,7 @@ class Pair:
     gt: Source | None
     variant: int = 0
     problem: str | None = None  # set when the pair cannot be made (e.g. no GT file)
+    lq_only: bool = False  # an LQ image without ground truth by design: an ok row with no HQ member
 
 
 def _image_files(folder: Folder, boundary: Folder, follow_symlinks: bool, skipped: Counter) -> dict[str, Path | str]:
@@ -101,19 +112,92 @@ def folder_label(name: str) -> str:
     return join_label(parts)
 
 
-def list_daclip_tree(root: Folder, pair_by: str, notes: list[str], follow_symlinks: bool = False) -> list[Found]:
+def lq_folder_label(folder: Folder, notes: list[str]) -> str:
+    """The label of an LQ-only folder: its name as a type, alias or mixture (:func:`folder_label`),
+    else ``unknown`` (noted)."""
+    name = remote.basename(folder)
+    if name.strip().lower() == UNKNOWN:
+        return UNKNOWN
+    try:
+        return folder_label(name)
+    except ValueError:
+        notes.append(f"{folder}: '{name}' is not a degradation type or a+b mixture; "
+                     f"its images are labelled {UNKNOWN}")
+        return UNKNOWN
+
+
+def parse_label(text: str) -> str:
+    """A label given on the command line (``--task`` of LQ-only input): type, alias, mixture or ``unknown``."""
+    return UNKNOWN if text.strip().lower() == UNKNOWN else folder_label(text)
+
+
+def _has_images(folder: Folder) -> bool:
+    """Image files directly in ``folder`` (not in its subfolders)."""
+    if remote.is_url(folder):
+        names = set(remote.listdir(str(folder))) - set(remote.subfolders(str(folder)))
+    else:
+        names = {p.name for p in Path(folder).iterdir() if p.is_file()}
+    return any(Path(n).suffix.lower() in IMAGE_EXTENSIONS and not n.startswith(".") for n in names)
+
+
+def _is_lq_only(folder: Folder) -> bool:
+    """An LQ/ folder without GT/, or image files directly (and no LQ/ or GT/)."""
+    inside = set(subfolders(folder))
+    return "GT" not in inside and ("LQ" in inside or _has_images(folder))
+
+
+def list_lq_folder(label: str, split: str, folder: Folder, notes: list[str], follow_symlinks: bool = False,
+                   boundary: Folder | None = None) -> list[Found]:
+    """Every image under ``folder`` as an LQ-only entry of ``label`` (skipped files are noted)."""
+    skipped: Counter = Counter()
+    files = _image_files(folder, boundary or folder, follow_symlinks, skipped)
+    skipped.pop(NO_EXTENSION, None)
+    note = skipped_note(skipped, f"{label} ({split})")
+    if note:
+        notes.append(note)
+    return [(label, split, str(child(folder, name)), path, LQ_ONLY) for name, path in files.items()]
+
+
+def _list_lq_only(folder: Folder, split: str, root: Folder, notes: list[str], follow_symlinks: bool) -> list[Found]:
+    """An LQ-only type folder: its LQ/ if it has one, else its own images (GT/ is never read)."""
+    inside = set(subfolders(folder))
+    has_lq, has_gt = "LQ" in inside, "GT" in inside
+    if not has_lq and has_gt:
+        notes.append(f"{folder}: no LQ/ folder beside GT/; skipped")
+        return []
+    if not has_lq and not _has_images(folder):
+        notes.append(f"{folder}: no LQ/ folder and no images directly in it; skipped")
+        return []
+    if has_gt:
+        notes.append(f"{folder}: GT/ not read (--lq-only)")
+    return list_lq_folder(lq_folder_label(folder, notes), split, child(folder, "LQ") if has_lq else folder, notes,
+                          follow_symlinks, boundary=root)
+
+
+def list_daclip_tree(root: Folder, pair_by: str, notes: list[str], follow_symlinks: bool = False,
+                     lq_only: bool = False) -> list[Found]:
     """``(task, split, lq source, lq path, gt path)`` for DA-CLIP's ``<split>/<type>/{LQ,GT}`` layout
-    (a local folder or a prefix on object storage)."""
+    (a local folder or a prefix on object storage).
+
+    A type folder without GT/ (LQ/ only, or images directly) is LQ-only, and so is a folder at the
+    top that is not a split (its split is ``auto``); ``lq_only`` makes every folder LQ-only.
+    """
     if not is_folder(root):
         raise FileNotFoundError(f"--root is not a folder: {root}")
-    found = []
+    found: list[Found] = []
     for split in subfolders(root):
         split_dir = child(root, split)
         if split not in SPLITS:
+            if lq_only or _is_lq_only(split_dir):
+                found += _list_lq_only(split_dir, "auto", root, notes, follow_symlinks)
+                continue
             notes.append(f"{split_dir}: unknown split folder (expected {' or '.join(SPLITS)}); skipped")
             continue
         for type_name in subfolders(split_dir):
             type_dir = child(split_dir, type_name)
+            if lq_only or _is_lq_only(type_dir):
+                found += _list_lq_only(type_dir, split, root, notes, follow_symlinks)
+                continue
             try:
                 task = folder_label(type_name)
             except ValueError:
@@ -128,7 +212,7 @@ def list_daclip_tree(root: Folder, pair_by: str, notes: list[str], follow_symlin
                                                             follow_symlinks, boundary=root):
                 found.append((task, split, lq_source, lq_path, gt_path))
     if not found:
-        raise FileNotFoundError(f"no <split>/<type>/LQ|GT image pairs under {root}")
+        raise FileNotFoundError(f"no <split>/<type>/LQ|GT image pairs (or LQ-only folders) under {root}")
     return found
 
 
@@ -140,12 +224,13 @@ def build_pairs(found: Sequence[Found], notes: list[str]) -> dict[str, list[Pair
     for task, split, lq_source, lq_path, gt_path in found:
         lq = hash_source(Source(source=lq_source, path=str(lq_path)))
         gt = None
-        if gt_path is not None:
+        lq_only = isinstance(gt_path, str) and gt_path == LQ_ONLY
+        if gt_path is not None and not lq_only:
             if gt_path not in gt_hashes:
                 gt_hashes[gt_path] = hash_source(Source(source=str(gt_path), path=str(gt_path)))
             gt = gt_hashes[gt_path]
-        problem = None if gt is not None else f"no GT file for {Path(lq_source).name}"
-        pair = Pair(task=task, split=split, lq=lq, gt=gt, problem=problem)
+        problem = None if gt is not None or lq_only else f"no GT file for {Path(lq_source).name}"
+        pair = Pair(task=task, split=split, lq=lq, gt=gt, problem=problem, lq_only=lq_only)
         ident = source_id(lq)
         seen = by_task.setdefault(task, {})
         if ident in seen:
@@ -162,7 +247,7 @@ def build_pairs(found: Sequence[Found], notes: list[str]) -> dict[str, list[Pair
         ranked, counter = [], Counter()
         for pair in ordered:
             group = source_id(pair.gt) if pair.gt else source_id(pair.lq)
-            ranked.append(Pair(pair.task, pair.split, pair.lq, pair.gt, variant=counter[group], problem=pair.problem))
+            ranked.append(replace(pair, variant=counter[group]))
             counter[group] += 1
         out[task] = ranked
     return out

@@ -5,7 +5,8 @@ Without arguments it reads the per-task manifests in ``manifests/`` (``<task>.pa
 ``wild``), not the merged ``train``/``val`` files, so nothing is counted twice.
 Rows are de-duplicated by key when several given manifests overlap. Counts are per label (a mixture
 such as ``hazy+rainy`` is its own row) and, under ``types``, per component type (a mixture counts
-once for each of its types).
+once for each of its types). Ingested photos without ground truth may be labelled ``unknown``
+(``unknown.ingested.parquet``); ``without_hq`` counts ok rows with no clean image (LQ only).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 
 import degradations
 from degradations import mixtures
+from degradations.labels import UNKNOWN
 
 from .common import remote
 from .common.cli import LocalOrURL
@@ -30,7 +32,10 @@ TOP_ERRORS = 10
 
 
 def is_task_stem(stem: str) -> bool:
-    """True for a synthesize/ingest task name as files spell it: a type, ``a--b``, ``mix`` or ``wild``."""
+    """True for a synthesize/ingest task name as files spell it: a type, ``a--b``, ``mix``, ``wild``
+    or ``unknown`` (ingested photos without ground truth)."""
+    if stem == UNKNOWN:
+        return True
     try:
         return mixtures.canonical_task(task_from_slug(stem)) == task_from_slug(stem)
     except ValueError:
@@ -66,7 +71,8 @@ def dataset_stats(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "manifests": [str(p) for p in paths],
         "totals": {"rows": len(frame), "ok": int((frame["status"] == "ok").sum()),
-                   "error": int((frame["status"] != "ok").sum()), "clean_images": int(frame["hq_sha256"].nunique())},
+                   "error": int((frame["status"] != "ok").sum()), "clean_images": int(frame["hq_sha256"].nunique()),
+                   "without_hq": int(((frame["status"] == "ok") & frame["hq_sha256"].isna()).sum())},
         "tasks": {},
     }
     for task, rows in sorted(frame.groupby("degradation"), key=lambda kv: str(kv[0])):
@@ -84,6 +90,7 @@ def dataset_stats(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:
             "ok": len(ok),
             "error": int(len(rows) - len(ok)),
             "clean_images": int(ok["hq_sha256"].nunique()),
+            "without_hq": int(ok["hq_sha256"].isna().sum()),
             "captioned": int(ok["caption"].notna().sum()),
             "shards": len(shards),
             "missing_shards": sum(n is None for n in sizes),
@@ -166,6 +173,8 @@ def format_stats(stats: dict[str, Any]) -> str:
     tot = stats["totals"]
     lines.append(f"total: {tot['rows']} rows, {tot['ok']} ok, {tot['error']} errors, "
                  f"{tot['clean_images']} clean images, {_human(tot['shard_bytes'])} of shards")
+    if tot.get("without_hq"):
+        lines.append(f"  {tot['without_hq']} ok rows have no clean image (LQ only, ingested without ground truth)")
     if any("+" in task for task in stats["tasks"]) and stats.get("types"):
         lines.append("ok per type (a mixture counts for each of its types): "
                      + ", ".join(f"{name} {n}" for name, n in stats["types"].items()))

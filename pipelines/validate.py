@@ -14,6 +14,9 @@ where anything is written. Checked, all vectorised (a 1.5 M-row manifest takes a
 - ``shard`` names a ``.tar`` file; ``members`` is a JSON list of member suffixes such as
   ``hq.png`` (no path separators, no ``..``, known extensions). ``ok`` rows must have both;
   ``error`` rows may have neither (the writer records a shard but no members);
+- an ``ok`` image row (``origin`` ``synthesized`` or ``ingested``) lists an ``lq.*`` member; it may
+  lack an ``hq.*`` member only when it is an ingested image without ground truth (``origin``
+  ``ingested`` and ``hq_sha256`` null), and one with an ``hq.*`` member has an ``hq_sha256``;
 - a manifest written by ``merge`` names its partner (train <-> val) and a merge id in its
   Parquet metadata: if the partner on disk carries another id, the two come from different
   merge runs (a run cut off between its two renames) and reading refuses.
@@ -152,6 +155,32 @@ def validate_table(table: pa.Table, path: str | os.PathLike, schema: pa.Schema) 
         _check_parts(label, table)
     _check_values(label, table, "shard", _shard_problem)
     _check_values(label, table, "members", members_problem)
+    _check_images(label, table, ok)
+
+
+def _with_member(members: pa.ChunkedArray, stem: str) -> pa.ChunkedArray:
+    """Per row: does ``members`` (already checked to be a JSON list) list a ``<stem>.*`` member?"""
+    values = [v for v in pc.unique(members).to_pylist() if v is not None]
+    having = [v for v in values if any(m.startswith(f"{stem}.") for m in json.loads(v))]
+    return pc.is_in(members, value_set=pa.array(having, type=pa.string()))
+
+
+def _check_images(label: str, table: pa.Table, ok: pa.ChunkedArray) -> None:
+    """Image rows (origin synthesized or ingested) that are ok have an LQ member, and an HQ member
+    with its hash, except an ingested image without ground truth: no HQ member, ``hq_sha256`` null."""
+    if "origin" not in table.column_names or "hq_sha256" not in table.column_names:
+        return
+    origin = _strings(table, "origin")
+    ingested = pc.fill_null(pc.equal(origin, "ingested"), False)
+    images = pc.and_(ok, pc.fill_null(pc.is_in(origin, pa.array(["synthesized", "ingested"])), False))
+    members = _strings(table, "members")
+    has_hq, hq_hash = _with_member(members, "hq"), pc.is_valid(table.column("hq_sha256"))
+    _fail(label, table, _where(pc.and_(images, pc.invert(_with_member(members, "lq")))), "ok row without an lq member")
+    lq_only = pc.and_(ingested, pc.invert(hq_hash))
+    _fail(label, table, _where(pc.and_(pc.and_(images, pc.invert(has_hq)), pc.invert(lq_only))),
+          "ok row without an hq member (only an ingested image without ground truth, hq_sha256 null, may lack one)")
+    _fail(label, table, _where(pc.and_(pc.and_(images, has_hq), pc.invert(hq_hash))),
+          "row with an hq member but no hq_sha256")
 
 
 def parts_problem(pair: str) -> str | None:

@@ -5,7 +5,8 @@ or oversized members are problems; members are hashed in chunks, never held whol
 members' headers are within ``--max-pixels``, and it has the size and sha256 recorded in its
 ``_stats.json``; its sample count equals the ``ok`` rows of the shard's own Parquet. Per manifest
 row: every member listed in ``members`` is in the tar, the HQ and LQ members hash to
-``hq_sha256`` / ``lq_sha256``, and the ``.json`` member names the same key and HQ hash.
+``hq_sha256`` / ``lq_sha256``, and the ``.json`` member names the same key and HQ hash (the LQ
+hash for an ingested image without ground truth, which has no HQ member to check).
 Any problem makes the command exit non-zero.
 """
 
@@ -172,9 +173,10 @@ def _check_row(row: dict, samples: dict, label: str, problems: list[str]) -> Non
     if raw is not None:
         try:
             meta = json.loads(raw)
+            image = "hq_sha256" if isinstance(row["hq_sha256"], str) else "lq_sha256"  # no HQ: LQ-only
             if not isinstance(meta, dict) or meta.get("key") != key or (
-                    row["hq_sha256"] and meta.get("hq_sha256") != row["hq_sha256"]):
-                problems.append(f"{label}: {key}.json disagrees with the manifest (key or hq_sha256)")
+                    isinstance(row[image], str) and meta.get(image) != row[image]):
+                problems.append(f"{label}: {key}.json disagrees with the manifest (key or {image})")
         except ValueError:
             problems.append(f"{label}: {key}.json is not valid JSON")
 

@@ -50,8 +50,10 @@ def test_synthesize_over_ray_is_byte_identical(ray_address, dataset, inputs, tmp
 
 def test_ingest_over_ray_cli_is_byte_identical(ray_address, photos, tmp_path):
     from tests.pipelines.test_ingest import make_tree
+    from tests.pipelines.test_lq_only import _crops, _lq_only
 
     tree = make_tree(tmp_path / "tree", photos)
+    _lq_only(tree, _crops(photos, 8))  # and real photos without ground truth beside the pairs
     for name, extra in (("local", []), ("ray", ["--distributor", "ray", "--ray-address", ray_address])):
         args = ["ingest", "--root", str(tree), "--out", str(tmp_path / name / "data"),
                 "--manifests", str(tmp_path / name / "manifests"), "--shard-size", "3", *extra]  # fmt: skip
