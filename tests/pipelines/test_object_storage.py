@@ -11,6 +11,8 @@ import json
 import os
 import time
 
+import cv2
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -165,7 +167,8 @@ def content(root) -> dict[str, object]:
             out[rel] = members
         elif path.suffix == ".parquet":
             frame = pd.read_parquet(path).drop(columns=list(SOURCE_FIELDS), errors="ignore").astype(object)
-            out[rel] = frame.where(frame.notna(), None).to_dict("records")
+            records = frame.where(frame.notna(), None).to_dict("records")
+            out[rel] = [{k: v.tolist() if hasattr(v, "tolist") else v for k, v in r.items()} for r in records]
         elif path.name.endswith("_stats.json"):
             out[rel] = {k: v for k, v in json.loads(path.read_text()).items() if k not in TIMING + NAMED_BY_SOURCES}
         elif path.parent.name == "manifests" and path.suffix == ".json":
@@ -220,6 +223,10 @@ def test_ingest_root_on_s3_gives_the_local_output_but_the_source_strings(s3, pho
     from tests.pipelines.test_ingest import make_tree
 
     tree = make_tree(tmp_path / "tree", photos)
+    night = np.ascontiguousarray(photos["coffee"][:24, :24] // 4)
+    for folder in ("train/rainy/LQ", "night-shots"):  # LQ-only folders: a type without GT/, and unknown
+        (tree / folder).mkdir(parents=True)
+        cv2.imwrite(str(tree / folder / "n.png"), night)
     url = upload_folder(s3, tree, "universal")
     outputs = {}
     for name, root in (("local", str(tree)), ("s3", url)):
@@ -232,6 +239,8 @@ def test_ingest_root_on_s3_gives_the_local_output_but_the_source_strings(s3, pho
     assert outputs["s3"] == outputs["local"]
     rows = pd.read_parquet(tmp_path / "s3/manifests/noisy.ingested.parquet")
     assert all(s.startswith(f"{url}/train/noisy/LQ/") for s in rows["source"])
+    lq_only = pd.read_parquet(tmp_path / "s3/manifests/unknown.ingested.parquet")
+    assert list(lq_only["source"]) == [f"{url}/night-shots/n.png"] and lq_only["hq_sha256"].isna().all()
     result = CliRunner().invoke(cli, ["ingest", "--task", "noisy", "--lq", f"{url}/train/noisy/LQ",
                                       "--hq", f"{url}/train/noisy/GT", "--out", str(tmp_path / "pair/data"),
                                       "--manifests", str(tmp_path / "pair/manifests")])
