@@ -46,11 +46,11 @@ COUNTERPARTS: dict[str, tuple[str, dict[str, Any], bool, str]] = {
                         "were BGR and skips the colour conversion a correct JPEG needs (its output is ~30 dB "
                         "from a real JPEG of the image); that conversion is the whole time difference"),
     "low-light": ("RandomGamma", {"gamma_limit": (250, 350)}, False,
-                  "a gamma LUT; ours: linear exposure scaling plus Poisson-Gaussian sensor noise"),
+                  "a gamma LUT; ours: uneven illumination, Bayer shot/read noise through a camera pipeline"),
     "noisy": ("GaussNoise", {"std_range": (25 / 255, 25 / 255)}, True, "AWGN sigma 25 on both sides"),
     "raindrop": ("Spatter", {"mode": "rain"}, False,
                  "tinted additive blobs; ours: dense defocused refractive drops with a flipped, blurred view"),
-    "rainy": ("RandomRain", {}, False, "identical straight lines that darken; ours: layered streaks, screen blend"),
+    "rainy": ("RandomRain", {}, False, "identical straight lines that darken; ours: layered translucent streaks, drop radiance, veil"),
     "shadowed": ("RandomShadow", {"shadow_roi": (0, 0, 1, 1), "num_shadows_limit": (1, 3)}, False,
                  "hard-edged, possibly self-intersecting polygons, uniform scaling; ours: object silhouettes "
                  "with a distance-dependent penumbra, per-channel affine darkening, matte output"),

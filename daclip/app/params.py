@@ -19,7 +19,7 @@ __all__ = ["MAIN_PARAMS", "ParamTable", "parse_conditions", "sparkline"]
 
 # the parameter that says most about each type's strength (top-level keys of its params)
 MAIN_PARAMS = {
-    "hazy": "t_far", "jpeg-compressed": "quality", "low-light": "k", "motion-blurry": "length", "noisy": "sigma",
+    "hazy": "t_far", "jpeg-compressed": "quality", "low-light": "ambient", "motion-blurry": "length", "noisy": "sigma",
     "raindrop": "defocus", "rainy": "angle", "shadowed": "coverage", "snowy": "angle", "uncompleted": "target_ratio",
 }
 OPS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {

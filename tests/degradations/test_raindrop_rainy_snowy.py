@@ -22,9 +22,9 @@ BANDS = {
     ("raindrop", "light"): (28.0, 42.0, 33.5),
     ("raindrop", "medium"): (20.0, 31.5, 25.6),
     ("raindrop", "heavy"): (16.0, 27.0, 20.3),
-    ("rainy", "light"): (24.5, 30.0, 27.0),
-    ("rainy", "medium"): (15.5, 20.0, 17.8),
-    ("rainy", "heavy"): (11.0, 14.5, 12.4),
+    ("rainy", "light"): (22.5, 35.5, 28.0),
+    ("rainy", "medium"): (17.0, 26.5, 21.6),
+    ("rainy", "heavy"): (10.0, 15.5, 12.7),
     ("snowy", "light"): (24.0, 28.5, 26.1),
     ("snowy", "medium"): (16.0, 21.5, 18.7),
     ("snowy", "heavy"): (11.0, 16.0, 13.2),
@@ -91,6 +91,7 @@ def test_rain_is_a_screen_blend_and_the_veil_lifts_everything(astronaut):
     img = astronaut[:160, :160]
     params = D.sample_params("rainy", np.random.default_rng(2), img.shape, "heavy")
     assert params["veil_transmission"] < 1.0, "heavy rain has a veil"
+    params["drop_radiance"] = 1.0  # white drops: Yang's screen blend (a grey drop may darken bright pixels)
     no_veil = D.get("rainy").apply(img, _without_veil(params))
     assert (no_veil.lq >= img).all(), "screen blending only brightens"
     veiled = D.get("rainy").apply(img, params)
@@ -206,8 +207,10 @@ def test_sampled_values_stay_inside_the_documented_ranges(severity):
         p = D.get("rainy").sample(rng, shape, severity)
         assert _inside(len(p["layers"]), spec["layers"]) and _inside(p["angle"], spec["angle"])
         for layer in p["layers"]:
-            keys = ("length", "width", "density", "intensity", "blur")
+            keys = ("diameter", "width", "density", "intensity", "blur")
             assert all(_inside(layer[k], spec[k]) for k in keys)
+            assert 0.0 < layer["length"] <= 0.25  # derived from exposure and drop speed
+        assert _inside(p["exposure"], spec["exposure"]) and _inside(p["drop_radiance"], spec["radiance"])
         assert p["veil_transmission"] == 1.0 or _inside(p["veil_transmission"], spec["transmission"])
         spec = D.get("snowy").ranges[severity]
         p = D.get("snowy").sample(rng, shape, severity)
