@@ -28,7 +28,7 @@ def test_degradation_ce_has_no_duplicate_floor_but_infonce_does():
     assert ce < 1e-3
     assert info > math.log(8) - 0.05, "in-batch InfoNCE on repeated words cannot go below ln(#duplicates)"
     assert torch.equal(logits, logits2)
-    assert set(DEGRADATION_LOSSES) == {"ce", "infonce"}
+    assert set(DEGRADATION_LOSSES) == {"ce", "infonce", "bce"}
     with pytest.raises(ValueError, match="infonce"):
         LossConfig(degradation_loss="focal")
 
