@@ -15,7 +15,14 @@
 Prints one JSON object (also written to ``<workdir>/bench.json``) with the throughput of the
 training loop and of the data loader alone, timed in the same run.
 
+``--mix`` adds mixed-degradation samples (``--mixtures``, e.g. ``hazy+noisy``: each clean crop
+degraded by :func:`degradations.compose` in that order, written by ``tests/daclip/mixed_data.py``
+until ``synthesize`` makes mixtures) to train and val. Training then picks the multi-label ``bce``
+loss (``--degradation-loss auto``), and the ``mix`` block of the JSON reports, from the same run,
+the single-type top-1 accuracy next to per-type recall and exact-set accuracy on the mixtures.
+
     python bench/daclip_cpu.py --minutes 10 --workdir /tmp/daclip_bench
+    python bench/daclip_cpu.py --mix --minutes 4 --per-scale 4 --workdir /tmp/daclip_bench_mix
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 VAL_PHOTOS = ("coffee", "rocket", "camera", "gravel")
+MIXTURES = ("hazy+noisy", "low-light+noisy", "motion-blurry+jpeg-compressed", "rainy+hazy")
 TRAIN_PHOTOS = ("astronaut", "brick", "chelsea", "clock", "coins", "grass", "hubble_deep_field",
                 "immunohistochemistry", "moon", "page", "retina", "text", "motorcycle", "cell", "colorwheel")
 
@@ -94,6 +102,32 @@ def synthesize(clean: Path, out: Path, variants: int, workers: int, seed: int) -
     return out / "manifests"
 
 
+def write_mixtures(clean: Path, out: Path, mixtures: tuple[str, ...], seed: int, split: str) -> Path:
+    """The clean crops degraded by each mixture: shards under ``out/mixed``, one manifest."""
+    from tests.daclip.mixed_data import write_labelled_shards
+
+    images = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in sorted(clean.glob("*.png"))]
+    return write_labelled_shards(images, mixtures, out / "mixed", out / "manifests_mixed" / "mixtures.parquet",
+                                 seed=seed, split=split)
+
+
+def mixture_summary(report: dict) -> dict:
+    """The numbers ``--mix`` is about, side by side, from one evaluation report."""
+    mixtures = report["mixtures"]
+    return {
+        "single_type_accuracy": report["accuracy"],
+        "single_samples": report["single_samples"],
+        "mixture_samples": report["mixture_samples"],
+        "threshold": report["threshold"],
+        "exact_set_accuracy_all": report["exact_set_accuracy"],
+        "mixture_exact_set_accuracy": mixtures["exact_set_accuracy"],
+        "mixture_recall_per_type": {r["degradation"]: r["recall"] for r in mixtures["per_type"] if r["support"]},
+        "mixture_exact_set_by_mixture": {m["degradation"]: m["exact_set_accuracy"] for m in mixtures["by_mixture"]},
+        "precision_recall_per_type": {r["degradation"]: {"precision": r["precision"], "recall": r["recall"]}
+                                      for r in report["per_type"]},
+    }
+
+
 def loader_throughput(manifests: list[str], model: str, image_size: int, batch_size: int, workers: int,
                       batches: int) -> float:
     """Samples/s of the training loader alone (decode, crop, tokenise, batch; LQ and HQ)."""
@@ -131,11 +165,15 @@ def loader_throughput(manifests: list[str], model: str, image_size: int, batch_s
 @click.option("--workers", default=1, help="DataLoader workers during training.")
 @click.option("--threads", default=2, help="torch threads for the training process.")
 @click.option("--seed", default=0)
+@click.option("--mix", is_flag=True, help="Add mixed-degradation samples (--mixtures) to train and val; report "
+                                         "per-type recall on mixtures next to single-type accuracy.")
+@click.option("--mixtures", default=",".join(MIXTURES), show_default=True,
+              help="Comma-separated mixture labels for --mix (types applied in the order given).")
 @click.option("--export", default=None, type=click.Path(file_okay=False),
               help="Also write the trained model here (float16 safetensors + config, recorded in RECORD.json "
                    "beside it): how demo_weights/daclip is made.")
 def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, short_sides, per_scale, variants,
-         steps, workers, threads, seed, export) -> None:
+         steps, workers, threads, seed, mix, mixtures, export) -> None:
     import torch
 
     from daclip import load
@@ -149,12 +187,14 @@ def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, s
     torch.set_num_threads(threads)
     work = Path(workdir)
     sides = tuple(int(v) for v in short_sides.split(","))
+    mixture_labels = tuple(label.strip() for label in mixtures.split(",") if label.strip())
     image_size = int(create_clip(model, "none").visual.image_size[0])
     result: dict = {"config": {"minutes": minutes, "batch_size": batch_size, "lr": lr, "threads": threads,
                                "hq_align_weight": hq_align_weight, "workers": workers, "model": model,
                                "image_size": image_size, "clean_size": clean_size, "short_sides": sides,
                                "per_scale": per_scale, "variants": variants,
-                               "pretrained": "none", "train_photos": TRAIN_PHOTOS, "val_photos": VAL_PHOTOS}}
+                               "pretrained": "none", "train_photos": TRAIN_PHOTOS, "val_photos": VAL_PHOTOS,
+                               "mixtures": mixture_labels if mix else []}}
 
     t0 = time.perf_counter()
     sets = {}
@@ -166,12 +206,14 @@ def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, s
         else:
             count = len(list(clean.glob("*.png")))
         sets[split] = sorted(str(p) for p in (work / split / "manifests").glob("*.parquet"))
+        if mix:  # rewritten each run: the mixtures may change between runs
+            sets[split].append(str(write_mixtures(clean, work / split, mixture_labels, seed + (split == "val"), split)))
         result[f"{split}_clean_images"] = count
     from daclip.data.shards import load_index
 
     result["train_samples"] = load_index(sets["train"]).num_samples
     result["val_samples"] = load_index(sets["val"]).num_samples
-    result["degradations"] = sorted({p.rsplit("/", 1)[-1][: -len(".parquet")] for p in sets["train"]})
+    result["degradations"] = sorted({p.rsplit("/", 1)[-1][: -len(".parquet")] for p in sets["train"]} - {"mixtures"})
     result["synthesis_s"] = round(time.perf_counter() - t0, 1)
 
     result["loader_samples_per_s"] = round(loader_throughput(sets["train"], model, image_size, batch_size, workers, 20), 1)
@@ -202,6 +244,8 @@ def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, s
     result["train_samples_per_s"] = round(summary["samples_per_s"], 1)
     result["final_train_loss"] = round(summary["loss"], 4)
     result["final_train_batch_accuracy"] = round(summary["accuracy"], 4)
+    result["degradation_loss"] = json.loads((work / "run" / "config.json").read_text())["task"]["train"][
+        "degradation_loss"]
     val_curve = [json.loads(line) for line in (work / "run" / "metrics.jsonl").read_text().splitlines()]
     result["val_accuracy_curve"] = [(r["step"], r["val_accuracy"]) for r in val_curve if "val_accuracy" in r]
 
@@ -209,6 +253,8 @@ def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, s
     report = evaluate_model(model, sets["val"], batch_size=64, workers=0)
     write_outputs(report, work / "evaluation")
     result["evaluation"] = report
+    if mix:
+        result["mix"] = mixture_summary(report)
     result["targets"] = {
         "val_accuracy_at_least_0.90": report["accuracy"] >= 0.90,
         "controller_raises_content_cosine": report["cosine_hq_controlled"] > report["cosine_hq_plain"],

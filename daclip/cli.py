@@ -29,7 +29,7 @@ SUBCOMMANDS = {
 }
 MANIFEST = LocalOrURL  # a local file, or a manifest on object storage (s3://...)
 CONTROL_ORDERS = ("aligned", "reversed")  # daclip.controller.model.CONTROL_ORDERS (not imported: no torch here)
-DEGRADATION_LOSSES = ("ce", "infonce")  # daclip.controller.losses.DEGRADATION_LOSSES
+DEGRADATION_LOSSES = ("auto", "ce", "infonce", "bce")  # "auto" + daclip.controller.losses.DEGRADATION_LOSSES
 RESTORE_LOSSES = ("ml", "x0")  # daclip.restoration.trainer.LOSSES
 
 
@@ -74,8 +74,10 @@ def _run_trainer(train: Any, config: Any, kwargs: dict[str, Any]) -> None:
 @click.option("--lr", type=float, default=3e-5)
 @click.option("--warmup", type=click.IntRange(min=0), default=100, help="Linear warmup steps before the cosine decay.")
 @click.option("--weight-decay", type=float, default=0.05, help="On >= 2-D weights only.")
-@click.option("--degradation-loss", type=click.Choice(DEGRADATION_LOSSES), default="ce",
-              help="ce: cross-entropy over the ten words; infonce: DA-CLIP's in-batch form.")
+@click.option("--degradation-loss", type=click.Choice(DEGRADATION_LOSSES), default="auto",
+              help="ce: cross-entropy over the ten words (one type per image); infonce: DA-CLIP's in-batch form; "
+                   "bce: multi-label sigmoid per word (learns mixtures such as hazy+rainy); auto: ce when every "
+                   "row has one type, bce when any row is a mixture.")
 @click.option("--hq-align-weight", type=float, default=0.0,
               help="Weight of 1-cos(content(LQ), CLIP(HQ)); reads HQ images when > 0.")
 @click.option("--split", "train_split", default=None, help="Use only rows of this split from --shards.")

@@ -1,7 +1,12 @@
-"""``daclip classify IMG...``: the most likely degradation of each image, with probabilities.
+"""``daclip classify IMG...``: the degradations of each image, most likely first, with probabilities.
 
 Each image is resized (shorter side) and centre-cropped to the model's input size, like CLIP's
 val transform, then classified by the trained controller over the ten DA-CLIP degradations.
+Every type whose probability reaches ``--threshold`` is listed (``types``), most likely first:
+sigmoid probabilities for a multi-label model (default threshold 0.5), softmax ones for a
+single-type model (default 0.25, see :data:`~daclip.controller.metrics.DEFAULT_THRESHOLDS`).
+The top-1 (``degradation``, ``probability``) is always reported, even when nothing reaches the
+threshold.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import click
@@ -18,6 +23,8 @@ import torch
 
 from degradations import NAMES
 from pipelines.common.devices import resolve_device
+
+from .metrics import default_threshold, predicted_types
 
 DEFAULT_CKPT = "runs/daclip"
 
@@ -29,14 +36,23 @@ class Prediction:
     probability: float | None
     probabilities: dict[str, float] | None
     error: str | None = None
+    types: list[str] = field(default_factory=list)  # every type >= threshold, most likely first
+    threshold: float | None = None
+    probability_kind: str | None = None  # "sigmoid" (multi-label model) or "softmax"
 
 
-def classify_images(model, paths: Sequence[str | os.PathLike], device: torch.device) -> list[Prediction]:
-    """Classify image files one at a time; an unreadable file becomes a Prediction with ``error``."""
+def classify_images(model, paths: Sequence[str | os.PathLike], device: torch.device,
+                    threshold: float | None = None) -> list[Prediction]:
+    """Classify image files one at a time; an unreadable file becomes a Prediction with ``error``.
+
+    ``threshold``: probability a type needs to be listed in ``types`` (default: by the model's kind).
+    """
     from pipelines.common.images import load_image
 
     from ..data.transforms import to_float
 
+    kind = model.probability_kind
+    threshold = default_threshold(kind) if threshold is None else float(threshold)
     results = []
     for path in paths:
         try:
@@ -52,6 +68,9 @@ def classify_images(model, paths: Sequence[str | os.PathLike], device: torch.dev
             degradation=NAMES[top],
             probability=round(float(probs[top]), 6),
             probabilities={name: round(float(p), 6) for name, p in zip(NAMES, probs)},
+            types=predicted_types(probs.numpy(), threshold),
+            threshold=threshold,
+            probability_kind=kind,
         ))
     return results
 
@@ -61,7 +80,9 @@ def format_text(pred: Prediction, top_k: int) -> str:
         return f"{pred.image}: ERROR {pred.error}"
     ranked = sorted(pred.probabilities.items(), key=lambda kv: -kv[1])[:top_k]
     rest = ", ".join(f"{name} {p:.3f}" for name, p in ranked[1:])
-    return f"{pred.image}: {pred.degradation} ({pred.probability:.3f})" + (f"  [{rest}]" if rest else "")
+    listed = "+".join(pred.types) if pred.types else "none"
+    return (f"{pred.image}: {pred.degradation} ({pred.probability:.3f})" + (f"  [{rest}]" if rest else "")
+            + f"  {pred.probability_kind} >= {pred.threshold:.2f}: {listed}")
 
 
 @click.command("classify")
@@ -71,9 +92,13 @@ def format_text(pred: Prediction, top_k: int) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON list with all probabilities.")
 @click.option("--top-k", default=3, show_default=True, type=click.IntRange(1, len(NAMES)),
               help="Probabilities shown per image in text mode.")
+@click.option("--threshold", default=None, type=click.FloatRange(0, 1),
+              help="List every type with at least this probability (default: 0.5 for a multi-label model's "
+                   "sigmoid, 0.25 for a single-type model's softmax).")
 @click.option("--device", default="auto", show_default=True)
-def command(images: tuple[str, ...], ckpt: str, as_json: bool, top_k: int, device: str) -> None:
-    """Print the most likely degradation of each image and its probabilities."""
+def command(images: tuple[str, ...], ckpt: str, as_json: bool, top_k: int, threshold: float | None,
+            device: str) -> None:
+    """Print each image's degradations above the threshold (most likely first), its top-1 and probabilities."""
     import daclip
 
     if not Path(ckpt).exists():
@@ -83,7 +108,7 @@ def command(images: tuple[str, ...], ckpt: str, as_json: bool, top_k: int, devic
         model = daclip.load(ckpt, device=dev)
     except (FileNotFoundError, ValueError) as exn:
         raise click.ClickException(str(exn)) from None
-    preds = classify_images(model, images, dev)
+    preds = classify_images(model, images, dev, threshold=threshold)
     if as_json:
         click.echo(json.dumps([asdict(p) for p in preds], indent=2))
     else:

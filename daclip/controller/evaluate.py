@@ -1,22 +1,33 @@
-"""``daclip evaluate``: degradation accuracy, confusion matrix and content cosine on a manifest.
+"""``daclip evaluate``: degradation accuracy, multi-label scores, confusion matrix and content cosine on a manifest.
 
 For every sample the manifest lists (status ok; one split with ``--split``), with CLIP's val
-transform (resize + centre crop):
+transform (resize + centre crop). Each row's label is one type, a mixture (``hazy+rainy``) or
+``unknown`` (:mod:`degradations.labels`):
 
-* accuracy per degradation of the trained controller, and of plain CLIP zero-shot over the same
-  ten words (the baseline row);
-* the confusion matrix (rows: true degradation, columns: predicted), also as a PNG;
-* the mean cosine between the LQ content embedding and the HQ image's plain-CLIP embedding,
-  with the controller and without it (plain CLIP on the LQ image). DA-CLIP's claim is that the
-  controller raises it. The same cosines against *another* sample's HQ image (``cosine_other_*``)
-  show how much of it is image-specific rather than a shared direction.
+* single-type rows: top-1 accuracy per degradation of the trained controller, and of plain CLIP
+  zero-shot over the same ten words (the baseline row); the confusion matrix (rows: true
+  degradation, columns: predicted top-1), also as a PNG;
+* every labelled row (single and mixed): per-type precision and recall of the predicted type sets
+  (the types whose probability reaches ``--threshold``: sigmoid for a multi-label model, softmax
+  for a single-type one, defaults in :data:`~daclip.controller.metrics.DEFAULT_THRESHOLDS`) and
+  exact-set accuracy (predicted set == true set);
+* mixture rows: exact-set accuracy (overall and per mixture) and per-type recall on mixtures;
+* ``unknown`` rows: counted, with the distribution of their predicted types; never scored;
+* rows with an HQ image: the mean cosine between the LQ content embedding and the HQ image's
+  plain-CLIP embedding, with the controller and without it (plain CLIP on the LQ image). DA-CLIP's
+  claim is that the controller raises it. The same cosines against *another* sample's HQ image
+  (``cosine_other_*``) show how much of it is image-specific rather than a shared direction.
+  LQ-only rows (ingested photos) have no HQ: on a manifest of those the content metrics are
+  skipped, and the report says so.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +37,44 @@ import torch
 import torch.nn.functional as F
 
 from degradations import NAMES
+from degradations.labels import join_label
 from pipelines.common.devices import resolve_device
 
 from ..runtime.distributed import Dist
 from .classify import DEFAULT_CKPT
+from .metrics import (
+    default_threshold,
+    exact_set_accuracy,
+    exact_set_hits,
+    per_type_scores,
+    predicted_types,
+    training_prediction,
+)
 from .model import DaCLIP
+
+CONTENT_SKIPPED = "skipped: no row has an HQ image (LQ-only rows), so there is nothing to compare the content with"
+
+
+@dataclass
+class _Tally:
+    """What the evaluation loop accumulates, batch by batch."""
+
+    samples: int = 0
+    confusion: np.ndarray = field(default_factory=lambda: np.zeros((len(NAMES), len(NAMES)), dtype=np.int64))
+    zero_shot_confusion: np.ndarray = field(default_factory=lambda: np.zeros((len(NAMES), len(NAMES)),
+                                                                             dtype=np.int64))
+    true_sets: list[tuple[str, ...]] = field(default_factory=list)  # labelled rows (single and mixed)
+    pred_sets: list[tuple[str, ...]] = field(default_factory=list)
+    unknown_top1: Counter = field(default_factory=Counter)
+    unknown_types: Counter = field(default_factory=Counter)
+    unknown: int = 0
+    unknown_none: int = 0
+    cos_ctrl: np.ndarray = field(default_factory=lambda: np.zeros(len(NAMES)))  # single-type rows with HQ
+    cos_plain: np.ndarray = field(default_factory=lambda: np.zeros(len(NAMES)))
+    cos_count: np.ndarray = field(default_factory=lambda: np.zeros(len(NAMES), dtype=np.int64))
+    content: dict[str, float] = field(default_factory=lambda: {"controlled": 0.0, "plain": 0.0, "rows": 0,
+                                                                "other_controlled": 0.0, "other_plain": 0.0,
+                                                                "pairs": 0})
 
 
 @torch.no_grad()
@@ -43,47 +87,89 @@ def evaluate_model(
     workers: int = 0,
     device: torch.device | str = "cpu",
     max_samples: int | None = None,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
-    """Evaluate a loaded DA-CLIP model; returns the JSON-able report (see the module docstring)."""
+    """Evaluate a loaded DA-CLIP model; returns the JSON-able report (see the module docstring).
+
+    ``threshold``: probability a type needs to be in a predicted set (default: by the model's kind).
+    """
     from ..data.loaders import eval_loader
     from ..data.shards import load_index
 
     device = torch.device(device)
     model = model.to(device).eval()
+    kind = model.probability_kind
+    threshold = default_threshold(kind) if threshold is None else float(threshold)
     index = load_index(manifests, split=split)
     loader = eval_loader(index, image_size=model.image_size, tokenizer=model.tokenizer, batch_size=batch_size,
-                         with_hq=True, workers=workers)
-    n = len(NAMES)
-    confusion = np.zeros((n, n), dtype=np.int64)
-    zero_shot_confusion = np.zeros((n, n), dtype=np.int64)
-    cos_ctrl = np.zeros(n)
-    cos_plain = np.zeros(n)
-    mismatched = {"controlled": 0.0, "plain": 0.0, "pairs": 0}
-    seen = 0
+                         with_hq=index.num_with_hq > 0, workers=workers)
+    tally = _Tally()
     for batch in loader:
-        if max_samples is not None and seen >= max_samples:
+        if max_samples is not None and tally.samples >= max_samples:
             break
-        lq, hq, labels = batch["image"].to(device), batch["hq"].to(device), batch["label"].numpy()
-        content, degradation = model.encode_image(lq)
-        plain_lq = model.encode_plain(lq)
-        plain_hq = model.encode_plain(hq)
-        pred = model.degradation_logits(degradation).argmax(-1).cpu().numpy()
-        zs = model.zero_shot(lq).argmax(-1).cpu().numpy()
-        c1 = F.cosine_similarity(content.float(), plain_hq.float(), dim=-1).cpu().numpy()
-        c0 = F.cosine_similarity(plain_lq.float(), plain_hq.float(), dim=-1).cpu().numpy()
-        if len(labels) > 1:  # the same against another image's HQ: how image-specific the content is
-            other = plain_hq.float().roll(1, dims=0)
-            mismatched["controlled"] += float(F.cosine_similarity(content.float(), other, dim=-1).sum())
-            mismatched["plain"] += float(F.cosine_similarity(plain_lq.float(), other, dim=-1).sum())
-            mismatched["pairs"] += len(labels)
-        np.add.at(confusion, (labels, pred), 1)
-        np.add.at(zero_shot_confusion, (labels, zs), 1)
-        np.add.at(cos_ctrl, labels, c1)
-        np.add.at(cos_plain, labels, c0)
-        seen += len(labels)
-    total = int(confusion.sum())
-    if total == 0:
+        _add_batch(model, batch, device, threshold, tally)
+    if tally.samples == 0:
         raise ValueError(f"no samples could be read from {list(map(str, manifests))}")
+    return _report(tally, kind, threshold)
+
+
+def _add_batch(model: DaCLIP, batch: dict[str, Any], device: torch.device, threshold: float, tally: _Tally) -> None:
+    lq = batch["image"].to(device)
+    labels = batch["label"].numpy()
+    targets = batch["target"].numpy() > 0
+    has_hq = batch["has_hq"].numpy() if "has_hq" in batch else np.zeros(len(labels), dtype=bool)
+    degradation, hints = model.control(lq)
+    probs = model.probabilities(model.degradation_logits(degradation)).float().cpu().numpy()
+    top1 = probs.argmax(-1)
+    single = labels >= 0
+    if single.any():
+        zero_shot = model.zero_shot(lq[torch.from_numpy(single).to(device)]).argmax(-1).cpu().numpy()
+        np.add.at(tally.confusion, (labels[single], top1[single]), 1)
+        np.add.at(tally.zero_shot_confusion, (labels[single], zero_shot), 1)
+    for row in range(len(labels)):
+        pred = tuple(predicted_types(probs[row], threshold))
+        true = tuple(name for name, present in zip(NAMES, targets[row]) if present)
+        if true:
+            tally.true_sets.append(true)
+            tally.pred_sets.append(pred)
+        else:
+            tally.unknown += 1
+            tally.unknown_top1[NAMES[top1[row]]] += 1
+            tally.unknown_types.update(pred)
+            tally.unknown_none += not pred
+    if has_hq.any():
+        _add_content(model, lq, hints, batch["hq"].to(device), has_hq, labels, tally)
+    tally.samples += len(labels)
+
+
+def _add_content(model: DaCLIP, lq: torch.Tensor, hints: list[torch.Tensor], hq: torch.Tensor, has_hq: np.ndarray,
+                 labels: np.ndarray, tally: _Tally) -> None:
+    """LQ->HQ content cosines of the rows that have an HQ image."""
+    rows = torch.from_numpy(has_hq).to(lq.device)
+    content = model.encode_controlled(lq, hints)[rows].float()
+    plain_lq = model.encode_plain(lq[rows]).float()
+    plain_hq = model.encode_plain(hq[rows]).float()
+    c1 = F.cosine_similarity(content, plain_hq, dim=-1).cpu().numpy()
+    c0 = F.cosine_similarity(plain_lq, plain_hq, dim=-1).cpu().numpy()
+    stats = tally.content
+    stats["controlled"] += float(c1.sum())
+    stats["plain"] += float(c0.sum())
+    stats["rows"] += len(c1)
+    if len(c1) > 1:  # the same against another image's HQ: how image-specific the content is
+        other = plain_hq.roll(1, dims=0)
+        stats["other_controlled"] += float(F.cosine_similarity(content, other, dim=-1).sum())
+        stats["other_plain"] += float(F.cosine_similarity(plain_lq, other, dim=-1).sum())
+        stats["pairs"] += len(c1)
+    hq_labels = labels[has_hq]
+    single = hq_labels >= 0
+    np.add.at(tally.cos_ctrl, hq_labels[single], c1[single])
+    np.add.at(tally.cos_plain, hq_labels[single], c0[single])
+    np.add.at(tally.cos_count, hq_labels[single], 1)
+
+
+def _report(tally: _Tally, kind: str, threshold: float) -> dict[str, Any]:
+    confusion, zero_shot = tally.confusion, tally.zero_shot_confusion
+    singles = int(confusion.sum())
     per_class = confusion.sum(1)
     rows = []
     for i, name in enumerate(NAMES):
@@ -93,35 +179,73 @@ def evaluate_model(
             "degradation": name,
             "samples": int(per_class[i]),
             "accuracy": round(float(confusion[i, i] / per_class[i]), 4),
-            "zero_shot_accuracy": round(float(zero_shot_confusion[i, i] / per_class[i]), 4),
-            "cosine_hq_controlled": round(float(cos_ctrl[i] / per_class[i]), 4),
-            "cosine_hq_plain": round(float(cos_plain[i] / per_class[i]), 4),
+            "zero_shot_accuracy": round(float(zero_shot[i, i] / per_class[i]), 4),
+            "cosine_hq_controlled": _mean(float(tally.cos_ctrl[i]), int(tally.cos_count[i])),
+            "cosine_hq_plain": _mean(float(tally.cos_plain[i]), int(tally.cos_count[i])),
         })
+    content = tally.content
+    mixed = [(t, p) for t, p in zip(tally.true_sets, tally.pred_sets) if len(t) > 1]
+    by_mixture: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+    for true, pred in mixed:  # a mixture is its set of types: named in NAMES order
+        by_mixture.setdefault(join_label(true), []).append((true, pred))
     return {
-        "samples": total,
-        "accuracy": round(float(np.trace(confusion) / total), 4),
-        "baseline_zero_shot_accuracy": round(float(np.trace(zero_shot_confusion) / total), 4),
-        "cosine_hq_controlled": round(float(cos_ctrl.sum() / total), 4),
-        "cosine_hq_plain": round(float(cos_plain.sum() / total), 4),
-        "cosine_other_hq_controlled": _mean(mismatched["controlled"], mismatched["pairs"]),
-        "cosine_other_hq_plain": _mean(mismatched["plain"], mismatched["pairs"]),
+        "samples": tally.samples,
+        "single_samples": singles,
+        "mixture_samples": len(mixed),
+        "unknown_samples": tally.unknown,
+        "probability_kind": kind,
+        "threshold": threshold,
+        "accuracy": _mean(float(np.trace(confusion)), singles),
+        "baseline_zero_shot_accuracy": _mean(float(np.trace(zero_shot)), singles),
+        "exact_set_accuracy": exact_set_accuracy(tally.true_sets, tally.pred_sets),
+        "content_samples": int(content["rows"]),
+        "content_metrics": (f"computed on the {int(content['rows'])} row(s) with an HQ image" if content["rows"]
+                            else CONTENT_SKIPPED),
+        "cosine_hq_controlled": _mean(content["controlled"], int(content["rows"])),
+        "cosine_hq_plain": _mean(content["plain"], int(content["rows"])),
+        "cosine_other_hq_controlled": _mean(content["other_controlled"], int(content["pairs"])),
+        "cosine_other_hq_plain": _mean(content["other_plain"], int(content["pairs"])),
         "per_degradation": rows,
+        "per_type": per_type_scores(tally.true_sets, tally.pred_sets),
+        "mixtures": {
+            "samples": len(mixed),
+            "exact_set_accuracy": exact_set_accuracy(*_unzip(mixed)),
+            "per_type": per_type_scores(*_unzip(mixed)),
+            "by_mixture": [{"degradation": label, "samples": len(pairs),
+                            "exact_set_accuracy": exact_set_accuracy(*_unzip(pairs))}
+                           for label, pairs in sorted(by_mixture.items())],
+        },
+        "unknown": {
+            "samples": tally.unknown,
+            "top1": dict(sorted(tally.unknown_top1.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "types": dict(sorted(tally.unknown_types.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "none_above_threshold": tally.unknown_none,
+        },
         "labels": list(NAMES),
         "confusion": confusion.tolist(),
-        "zero_shot_confusion": zero_shot_confusion.tolist(),
+        "zero_shot_confusion": zero_shot.tolist(),
     }
+
+
+def _unzip(pairs: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> tuple[list, list]:
+    return [t for t, _ in pairs], [p for _, p in pairs]
 
 
 @torch.no_grad()
 def val_accuracy(model: DaCLIP, loader: Iterable[dict[str, Any]], device: torch.device, dist: Dist) -> float:
-    """Degradation accuracy over every sample of the val manifest (summed across ranks)."""
+    """Exact-set accuracy over the labelled samples of the val manifest (summed across ranks).
+
+    The predicted set is the top-1 of a single-type model (so on single-type data this is top-1
+    accuracy) and the types with sigmoid >= 0.5 of a multi-label one; ``unknown`` rows are skipped.
+    """
     was_training = model.training
     model.eval()
     correct = total = 0
     for batch in loader:
-        probs = model.classify(batch["image"].to(device))
-        correct += int((probs.argmax(-1).cpu() == batch["label"]).sum())
-        total += len(batch["label"])
+        probs = model.classify(batch["image"].to(device)).float().cpu()
+        hits, labelled = exact_set_hits(training_prediction(probs, model.probability_kind), batch["target"])
+        correct += hits
+        total += labelled
     if dist.world > 1:
         import torch.distributed as tdist
 
@@ -182,15 +306,41 @@ def write_outputs(report: dict[str, Any], out: Path) -> dict[str, Path]:
 
 
 def format_table(report: dict[str, Any]) -> str:
-    head = f"{'degradation':18s}{'n':>6s}{'acc':>8s}{'zero-shot':>11s}{'cos ctrl':>10s}{'cos plain':>11s}"
-    lines = [head]
-    for row in report["per_degradation"]:
-        lines.append(f"{row['degradation']:18s}{row['samples']:6d}{row['accuracy']:8.3f}"
-                     f"{row['zero_shot_accuracy']:11.3f}{row['cosine_hq_controlled']:10.3f}{row['cosine_hq_plain']:11.3f}")
-    lines.append(f"{'all':18s}{report['samples']:6d}{report['accuracy']:8.3f}"
-                 f"{report['baseline_zero_shot_accuracy']:11.3f}{report['cosine_hq_controlled']:10.3f}"
-                 f"{report['cosine_hq_plain']:11.3f}")
+    """The report as text: single-type accuracy table, per-type precision/recall, mixtures, unknown rows."""
+    lines = []
+    if report["per_degradation"]:
+        lines.append(f"{'degradation':18s}{'n':>6s}{'acc':>8s}{'zero-shot':>11s}{'cos ctrl':>10s}{'cos plain':>11s}")
+        for row in report["per_degradation"]:
+            lines.append(f"{row['degradation']:18s}{row['samples']:6d}{row['accuracy']:8.3f}"
+                         f"{row['zero_shot_accuracy']:11.3f}{_num(row['cosine_hq_controlled'], 10)}"
+                         f"{_num(row['cosine_hq_plain'], 11)}")
+        lines.append(f"{'all':18s}{report['single_samples']:6d}{report['accuracy']:8.3f}"
+                     f"{report['baseline_zero_shot_accuracy']:11.3f}{_num(report['cosine_hq_controlled'], 10)}"
+                     f"{_num(report['cosine_hq_plain'], 11)}")
+        lines.append("")
+    lines.append(f"per type over {report['single_samples'] + report['mixture_samples']} labelled row(s) "
+                 f"({report['probability_kind']} >= {report['threshold']:.2f}):")
+    lines.append(f"{'type':18s}{'support':>8s}{'predicted':>10s}{'precision':>11s}{'recall':>8s}"
+                 f"{'mix recall':>12s}")
+    mix_recall = {row["degradation"]: row["recall"] for row in report["mixtures"]["per_type"]}
+    for row in report["per_type"]:
+        lines.append(f"{row['degradation']:18s}{row['support']:8d}{row['predicted']:10d}"
+                     f"{_num(row['precision'], 11)}{_num(row['recall'], 8)}"
+                     f"{_num(mix_recall.get(row['degradation']), 12)}")
+    lines.append(f"exact-set accuracy: {_num(report['exact_set_accuracy'], 0).strip()} (all labelled), "
+                 f"{_num(report['mixtures']['exact_set_accuracy'], 0).strip()} "
+                 f"({report['mixture_samples']} mixture row(s))")
+    unknown = report["unknown"]
+    if unknown["samples"]:
+        top = ", ".join(f"{name} {n}" for name, n in unknown["top1"].items())
+        lines.append(f"unknown: {unknown['samples']} row(s), not scored; predicted top-1: {top}")
+    if not report["content_samples"]:
+        lines.append(f"content metrics {report['content_metrics']}")
     return "\n".join(lines)
+
+
+def _num(value: float | None, width: int) -> str:
+    return f"{value:{width}.3f}" if value is not None else f"{'-':>{width}s}"
 
 
 @click.command("evaluate")
@@ -205,16 +355,19 @@ def format_table(report: dict[str, Any]) -> str:
 @click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--device", default="auto", show_default=True)
 @click.option("--max-samples", default=None, type=click.IntRange(min=1), help="Stop after about this many samples.")
+@click.option("--threshold", default=None, type=click.FloatRange(0, 1),
+              help="Probability a type needs to count as predicted (default: 0.5 for a multi-label model's "
+                   "sigmoid, 0.25 for a single-type model's softmax).")
 @click.option("--json", "as_json", is_flag=True, help="Print the full JSON report instead of the table.")
-def command(manifests, ckpt, split, out, batch_size, workers, device, max_samples, as_json) -> None:
-    """Degradation accuracy, confusion matrix and LQ->HQ content cosine of a trained DA-CLIP."""
+def command(manifests, ckpt, split, out, batch_size, workers, device, max_samples, threshold, as_json) -> None:
+    """Degradation accuracy, per-type precision/recall, mixtures, confusion matrix and LQ->HQ content cosine."""
     import daclip
 
     try:
         dev = resolve_device(device)
         model = daclip.load(ckpt, device=dev)
         report = evaluate_model(model, manifests, split=split, batch_size=batch_size, workers=workers, device=dev,
-                                max_samples=max_samples)
+                                max_samples=max_samples, threshold=threshold)
     except (FileNotFoundError, ValueError) as exn:
         raise click.ClickException(str(exn)) from None
     report["checkpoint"] = str(ckpt)

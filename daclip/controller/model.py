@@ -15,8 +15,11 @@ encoder block i (what DA-CLIP's code does through ``list.pop()``; needed to mirr
 Because every Z_i starts at zero, an untrained model's content embedding is exactly plain CLIP's.
 
 All CLIP weights (image and text towers) are frozen; the controller, the Z_i and a copy of the
-logit scale train. Degradation probabilities are a softmax over the scaled cosine between the
-degradation embedding and the text embeddings of the ten bare degradation words.
+logit scale train. Degradation logits are the scaled cosines between the degradation embedding
+and the text embeddings of the ten bare degradation words. A single-type model (trained with
+``ce``/``infonce``) turns them into a softmax; a multi-label model (``multi_label=True``, trained
+with ``bce``) adds one learned logit bias, as SigLIP does, and reads each type's probability as an
+independent sigmoid, so an image can hold several types at once.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ from .factory import clip_from_config, create_clip, get_tokenizer, tokenizer_for
 CONTROL_ORDERS = ("aligned", "reversed")
 PREPROCESS = ("tensor", "pil")
 MAX_LOGIT_SCALE = math.log(100.0)
+# the multi-label bias starts where sigmoid(bias) = 0.1, the prior of one type in ten when the
+# cosine is 0 (the RetinaNet/focal-loss prior init), so the first steps are not spent on it
+CLASS_BIAS_INIT = -math.log(9.0)
 FORMAT = "daclip/1"
 
 
@@ -58,6 +64,9 @@ class DaCLIPConfig:
     # exactly the reference's clip_transform
     preprocess: str = "tensor"
     class_scale: float | None = None  # fixed logit scale for classify (the reference: 100); None: learned
+    # True: sigmoid per type (+ a learned logit bias), trained with the bce loss on multi-hot targets;
+    # False: softmax over the ten types (ce/infonce). Checkpoints without this field are single-type.
+    multi_label: bool = False
 
     def __post_init__(self) -> None:
         if self.control_order not in CONTROL_ORDERS:
@@ -100,6 +109,8 @@ class DaCLIP(nn.Module):
             nn.init.zeros_(linear.weight)
             nn.init.zeros_(linear.bias)
         self.logit_scale = nn.Parameter(clip.logit_scale.detach().clone().reshape(()))
+        if config.multi_label:  # only multi-label models have it: single-type checkpoints load unchanged
+            self.class_bias = nn.Parameter(torch.tensor(CLASS_BIAS_INIT, dtype=self.logit_scale.dtype))
         self.embed_dim = int(visual.output_dim)
         self.image_size = int(visual.image_size[0])
         if tokenizer is None:
@@ -178,19 +189,35 @@ class DaCLIP(nn.Module):
         return self.encode_text(self.degradation_tokens, normalize=True)
 
     # -- classification ----------------------------------------------------------------------
+    @property
+    def probability_kind(self) -> str:
+        """``"sigmoid"`` (multi-label: one independent probability per type) or ``"softmax"``."""
+        return "sigmoid" if self.config.multi_label else "softmax"
+
+    def degradation_bias(self) -> torch.Tensor | None:
+        """The multi-label logit bias (None for a single-type model)."""
+        return self.class_bias if self.config.multi_label else None
+
     def degradation_logits(self, degradation: torch.Tensor, class_text: torch.Tensor | None = None) -> torch.Tensor:
         class_text = self.degradation_text_features() if class_text is None else class_text
         if self.config.class_scale is not None:
             scale = torch.tensor(float(self.config.class_scale), device=degradation.device)
         else:
             scale = self.logit_scale.exp().clamp(max=100.0)
-        return scale * F.normalize(degradation, dim=-1) @ class_text.T
+        logits = scale * F.normalize(degradation, dim=-1) @ class_text.T
+        bias = self.degradation_bias()
+        return logits if bias is None else logits + bias.to(logits.dtype)
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Degradation logits -> probabilities of this model's kind (sigmoid or softmax)."""
+        return logits.sigmoid() if self.config.multi_label else logits.softmax(dim=-1)
 
     @torch.no_grad()
     def classify(self, image: torch.Tensor) -> torch.Tensor:
-        """Probabilities over ``degradations.NAMES`` (B x 10) for normalised CLIP input."""
+        """Probabilities over ``degradations.NAMES`` (B x 10) for normalised CLIP input: a softmax
+        for a single-type model, independent sigmoids for a multi-label one (see ``probability_kind``)."""
         degradation, _ = self.control(image)
-        return self.degradation_logits(degradation).softmax(dim=-1)
+        return self.probabilities(self.degradation_logits(degradation))
 
     @torch.no_grad()
     def zero_shot(self, image: torch.Tensor) -> torch.Tensor:

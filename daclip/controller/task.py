@@ -51,9 +51,12 @@ class TrainingTask(nn.Module):
             content=None if content is None else content.float(),
             degradation=degradation.float(),
             labels=batch["label"],
+            targets=batch.get("target"),
+            bias=None if (bias := model.degradation_bias()) is None else bias.float(),
             class_text=class_text.float(),
             scale=model.logit_scale.exp(),
             caption_text=None if caption_text is None else caption_text.float(),
             has_caption=has_caption,
             hq_features=hq,
+            has_hq=batch.get("has_hq"),
         )

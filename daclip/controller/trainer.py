@@ -2,8 +2,15 @@
 
 This module holds only what is DA-CLIP's own: the model (frozen open_clip CLIP + controller,
 or the one in the checkpoint being resumed), its batches (per-degradation resampled shard
-streams mixed by ``--mix``, random crops, tokenised captions) and its loss (captions InfoNCE +
-degradation term, :mod:`daclip.controller.losses`). The loop, resume, checkpoints, time budget,
+streams mixed by ``--mix``, random crops, tokenised captions, multi-hot targets) and its loss
+(captions InfoNCE + degradation term, :mod:`daclip.controller.losses`).
+
+``--degradation-loss auto`` (the default) picks ``ce`` when every training row has one type (so
+single-type runs train exactly as before) and ``bce`` (multi-label, sigmoid per type; the model
+then gets ``multi_label=True`` and a learned logit bias) when any row is a mixture. ``ce`` or
+``infonce`` named explicitly on data with mixtures is refused with one line. Rows labelled
+``unknown`` train no degradation term (they feed the content term when captioned); a resumed run
+keeps its checkpoint's kind. The loop, resume, checkpoints, time budget,
 DDP and logging are the shared runtime's (:mod:`daclip.runtime`).
 
 Multi-GPU/multi-node: run under ``torchrun``; each rank reads its own resampled shard stream
@@ -29,7 +36,8 @@ from ..runtime.loop import RunContext, run
 from ..runtime.schedule import warmup_cosine
 from ..runtime.settings import TRAINER_DEFAULTS, RunSettings
 from .evaluate import val_accuracy
-from .losses import LossConfig
+from .losses import DEGRADATION_LOSSES, MULTI_LABEL_LOSSES, LossConfig
+from .metrics import exact_set_hits, training_prediction
 from .model import DaCLIP, DaCLIPConfig, build, from_weights, state_for_checkpoint
 from .task import TrainingTask, param_groups
 
@@ -54,7 +62,7 @@ class TrainConfig:
     lr: float = 3e-5
     warmup: int = 100
     weight_decay: float = 0.05
-    degradation_loss: str = "ce"
+    degradation_loss: str = "auto"  # auto: ce on single-type data, bce when mixtures are present
     hq_align_weight: float = 0.0
     shuffle_buffer: int = 256
     train_split: str | None = None
@@ -65,7 +73,30 @@ class TrainConfig:
             raise ValueError("--batch-size and --accum must be >= 1")
         if self.epochs < 1:
             raise ValueError("--epochs must be >= 1")
-        LossConfig(self.degradation_loss, self.hq_align_weight)  # validates
+        if self.degradation_loss != AUTO:
+            LossConfig(self.degradation_loss, self.hq_align_weight)  # validates
+        elif self.hq_align_weight < 0:
+            raise ValueError("hq_align_weight must be >= 0")
+
+
+AUTO = "auto"
+
+
+def resolve_degradation_loss(requested: str, index: ShardIndex, resumed_multi_label: bool | None = None) -> str:
+    """The degradation loss a run trains with (see the module docstring); ValueError (one line)
+    for a single-type loss on data with mixtures, or a loss that does not fit the resumed model."""
+    if requested == AUTO:
+        if resumed_multi_label is not None:
+            return "bce" if resumed_multi_label else "ce"
+        return "bce" if index.num_mixtures else "ce"
+    if requested not in MULTI_LABEL_LOSSES and index.num_mixtures:
+        raise ValueError(f"--degradation-loss {requested} trains one type per image, but {index.num_mixtures} of "
+                         f"{index.num_samples} training rows are mixtures: use --degradation-loss bce (or auto)")
+    if resumed_multi_label is not None and resumed_multi_label != (requested in MULTI_LABEL_LOSSES):
+        kind = "multi-label" if resumed_multi_label else "single-type"
+        raise ValueError(f"the checkpoint being resumed is a {kind} model; --degradation-loss {requested} does not "
+                         f"fit it (use auto)")
+    return requested
 
 
 def train(cfg: TrainConfig, settings: RunSettings) -> dict[str, Any]:
@@ -87,14 +118,17 @@ class DaCLIPTraining:
 
     def __init__(self, cfg: TrainConfig, ctx: RunContext, index: ShardIndex, val_index: ShardIndex | None,
                  model: DaCLIP, model_cfg: DaCLIPConfig, total_steps: int):
+        if cfg.degradation_loss not in DEGRADATION_LOSSES:
+            raise ValueError(f"resolve --degradation-loss {cfg.degradation_loss} before building the task")
         self.cfg, self.ctx, self.index = cfg, ctx, index
         self.model, self.model_cfg = model, model_cfg
         self.total_steps = total_steps
         self.accum = cfg.accum
         self.samples_per_step = cfg.batch_size * cfg.accum
         self.module = TrainingTask(model, LossConfig(cfg.degradation_loss, cfg.hq_align_weight))
-        # batches without captions (and no HQ term) leave the zero linears out of the loss
-        self.find_unused_parameters = index.num_captioned < index.num_samples and cfg.hq_align_weight == 0
+        # batches without captions (and no HQ term, or no HQ image) leave the zero linears out of the loss
+        self.find_unused_parameters = index.num_captioned < index.num_samples and (
+            cfg.hq_align_weight == 0 or index.num_with_hq < index.num_samples)
         self.optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98),
                                            eps=1e-6)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_cosine(total_steps, cfg.warmup))
@@ -109,15 +143,21 @@ class DaCLIPTraining:
     def build(cls, cfg: TrainConfig, ctx: RunContext) -> DaCLIPTraining:
         index = check_index(load_index(cfg.shards, split=cfg.train_split))
         val_index = check_index(load_index(ctx.settings.val, split=cfg.val_split)) if ctx.settings.val else None
+        resumed_cfg = DaCLIPConfig.from_dict(ctx.resumed.config["model"]) if ctx.resumed is not None else None
+        loss = resolve_degradation_loss(cfg.degradation_loss, index,
+                                        None if resumed_cfg is None else resumed_cfg.multi_label)
+        cfg = dataclasses.replace(cfg, degradation_loss=loss)  # the record names the loss that trained
         if ctx.dist.main:
             _report_captions(index, cfg.hq_align_weight)
+            _report_labels(index, loss)
         global_batch = cfg.batch_size * cfg.accum * ctx.dist.world
         total = ctx.settings.steps or cfg.epochs * max(1, index.num_samples // global_batch)
-        if ctx.resumed is not None:
-            model_cfg = DaCLIPConfig.from_dict(ctx.resumed.config["model"])
+        if resumed_cfg is not None:
+            model_cfg = resumed_cfg
             model = from_weights(model_cfg, ctx.resumed.weights)
         else:
-            model_cfg = DaCLIPConfig(cfg.model, cfg.pretrained, cfg.control_order, init_seed=ctx.settings.seed)
+            model_cfg = DaCLIPConfig(cfg.model, cfg.pretrained, cfg.control_order, init_seed=ctx.settings.seed,
+                                     multi_label=loss in MULTI_LABEL_LOSSES)
             model = build(model_cfg)
         model.to(ctx.device).train()
         return cls(cfg, ctx, index, val_index, model, model_cfg, total)
@@ -148,11 +188,10 @@ class DaCLIPTraining:
     def loss(self, module: torch.nn.Module, batch: dict[str, Any], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         with self.ctx.autocast(self.amp_dtype):
             terms, logits = module(batch)
-        stats = {
-            "loss": float(terms["total"].detach()) / self.accum,
-            "correct": float((logits.detach().argmax(-1) == batch["label"]).sum()),
-            "seen": float(len(batch["label"])),
-        }
+        # exact-set accuracy over the labelled rows: top-1 == label for a single-type model
+        probs = self.model.probabilities(logits.detach().float())
+        correct, seen = exact_set_hits(training_prediction(probs, self.model.probability_kind), batch["target"])
+        stats = {"loss": float(terms["total"].detach()) / self.accum, "correct": float(correct), "seen": float(seen)}
         return terms["total"], stats
 
     def after_step(self, step: int) -> None:
@@ -193,9 +232,22 @@ def _report_captions(index: ShardIndex, hq_align_weight: float) -> None:
     if uncaptioned:
         log.info("%d of %d training samples have no caption: they train the degradation term only%s",
                  uncaptioned, index.num_samples, "" if index.num_captioned else " (no content loss at all)")
+    if index.num_with_hq < index.num_samples and hq_align_weight > 0:
+        log.info("%d of %d training samples have no HQ image: they are left out of the HQ-alignment term",
+                 index.num_samples - index.num_with_hq, index.num_samples)
     if not index.num_captioned and hq_align_weight == 0:
         log.warning("no captions and --hq-align-weight 0: the content path gets no gradient, so the content "
                     "embedding stays plain CLIP's (caption the data or set --hq-align-weight)")
+
+
+def _report_labels(index: ShardIndex, loss: str) -> None:
+    if index.num_mixtures:
+        log.info("%d of %d training samples are mixtures: degradation loss %s (multi-hot targets)",
+                 index.num_mixtures, index.num_samples, loss)
+    if index.num_unknown:
+        log.info("%d of %d training samples are labelled unknown: they train no degradation term%s",
+                 index.num_unknown, index.num_samples,
+                 "" if index.num_unknown < index.num_samples else " (no degradation term at all)")
 
 
 if __name__ == "__main__":  # python -m daclip.controller.trainer (torchrun): the console script

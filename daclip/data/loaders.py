@@ -31,12 +31,14 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
     batch: dict[str, Any] = {
         "key": [s["key"] for s in samples],
         "image": torch.stack([s["image"] for s in samples]),
-        "label": torch.tensor([s["label"] for s in samples], dtype=torch.long),
+        "label": torch.tensor([s["label"] for s in samples], dtype=torch.long),  # -1: mixture or unknown
+        "target": torch.stack([s["target"] for s in samples]),  # B x 10 multi-hot (zeros: unknown)
         "has_caption": torch.tensor([s["has_caption"] for s in samples], dtype=torch.bool),
         "text": torch.stack([s["text"] for s in samples]),
     }
     if samples and "hq" in samples[0]:
         batch["hq"] = torch.stack([s["hq"] for s in samples])
+        batch["has_hq"] = torch.tensor([s["has_hq"] for s in samples], dtype=torch.bool)
     return batch
 
 

@@ -11,12 +11,17 @@ logged and skipped up to ``max_bad_fraction``, and a full pass over the shards w
 stops the run with a message instead of spinning forever.
 
 Captions and degradations come from the manifest, never from the tar, so re-captioning a
-dataset never rewrites shards. Keys that a manifest does not list (another split, failed
+dataset never rewrites shards. A row's label (:mod:`degradations.labels`: one type, an ``a+b``
+mixture or ``unknown``) becomes two fields of each sample: ``label``, the class index of a
+single-type row (``NO_LABEL``, -1, for mixtures and unknown), and ``target``, the multi-hot
+vector over ``degradations.NAMES`` (all zeros for unknown). Rows without an HQ member (LQ-only
+ingested photos) yield no ``hq``. Keys that a manifest does not list (another split, failed
 rows) are skipped, so train and val manifests can share shards.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,6 +31,7 @@ from typing import Any
 import webdataset as wds
 
 from degradations import index_of
+from degradations.labels import multi_hot, split_label
 from pipelines.common.images import DEFAULT_MAX_PIXELS, decode_rgb
 from pipelines.common.remote import is_url
 from pipelines.common.tars import TarSamples
@@ -35,12 +41,19 @@ from .health import DEFAULT_MAX_BAD_FRACTION, StreamHealth, check_shards
 
 log = logging.getLogger(__name__)
 
+NO_LABEL = -1  # ``label`` of a mixture or unknown row: no single class index
+
 
 @dataclass(frozen=True)
 class SampleInfo:
-    degradation: str
+    degradation: str  # the manifest's label: a type, an a+b mixture, or unknown
     caption: str | None
     shard: str  # absolute tar path
+    has_hq: bool = True  # False for LQ-only rows (ingested real photos without a clean image)
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return split_label(self.degradation)
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,18 @@ class ShardIndex:
     @property
     def num_captioned(self) -> int:
         return sum(info.caption is not None for info in self.samples.values())
+
+    @property
+    def num_mixtures(self) -> int:
+        return sum(len(info.types) > 1 for info in self.samples.values())
+
+    @property
+    def num_unknown(self) -> int:
+        return sum(not info.types for info in self.samples.values())
+
+    @property
+    def num_with_hq(self) -> int:
+        return sum(info.has_hq for info in self.samples.values())
 
     def by_degradation(self) -> dict[str, ShardIndex]:
         """One index per degradation, sorted by name.
@@ -82,11 +107,11 @@ def load_index(manifests: str | os.PathLike | Sequence[str | os.PathLike], split
         frame = read_manifest(path)
         if split is not None:
             frame = frame[frame["split"] == split]
-        for key, degradation, caption, shard in zip(
-            frame["key"], frame["degradation"], frame["caption"], frame["shard_path"]
+        for key, degradation, caption, shard, members in zip(
+            frame["key"], frame["degradation"], frame["caption"], frame["shard_path"], frame["members"]
         ):
             text = caption if isinstance(caption, str) and caption.strip() else None
-            samples[key] = SampleInfo(degradation=degradation, caption=text, shard=shard)
+            samples[key] = SampleInfo(degradation=degradation, caption=text, shard=shard, has_hq=_has_hq(members))
             shards.add(shard)
     if not samples:
         raise ValueError(f"no usable rows (status ok{', split ' + split if split else ''}) in {paths}")
@@ -95,6 +120,23 @@ def load_index(manifests: str | os.PathLike | Sequence[str | os.PathLike], split
     if missing:
         raise FileNotFoundError(f"{len(missing)} shard(s) listed in the manifest are missing, e.g. {missing[0]}")
     return ShardIndex(shards=tuple(sorted(shards)), samples=samples)
+
+
+def _has_hq(members: str | None) -> bool:
+    """Whether a row's ``members`` JSON lists an ``hq.*`` image (LQ-only ingested rows do not)."""
+    if not isinstance(members, str):
+        return True  # no member list recorded: the reader finds out when it opens the sample
+    return any(m.startswith("hq.") for m in json.loads(members))
+
+
+def label_targets(degradation: str) -> tuple[int, list[float]]:
+    """``(class index or NO_LABEL, multi-hot over NAMES)`` of a manifest label.
+
+    ``"rainy"`` -> ``(index of rainy, one-hot)``; ``"hazy+rainy"`` -> ``(NO_LABEL, two ones)``;
+    ``"unknown"`` -> ``(NO_LABEL, all zeros)``.
+    """
+    types = split_label(degradation)
+    return (index_of(types[0]) if len(types) == 1 else NO_LABEL), multi_hot(degradation)
 
 
 def check_index(index: ShardIndex) -> ShardIndex:
@@ -150,7 +192,8 @@ class CountListed:
 class JoinManifest:
     """Stage: drop samples the manifest does not list; attach caption and label to the image members.
 
-    Yields ``key, degradation, label, caption`` and the encoded ``lq`` (and ``hq``) bytes; the
+    Yields ``key, degradation, label, target, caption`` and the encoded ``lq`` (and ``hq``, for rows
+    that have one) bytes; the
     :class:`Decode` stage (or a consumer decoding in threads) turns them into arrays. A class
     (not a closure) so that it pickles into DataLoader workers.
     """
@@ -166,14 +209,16 @@ class JoinManifest:
             if info is None:
                 continue
             try:
+                label, target = label_targets(info.degradation)
                 sample = {
                     "key": raw["__key__"],
                     "lq": _member(raw, "lq"),
                     "degradation": info.degradation,
-                    "label": index_of(info.degradation),
+                    "label": label,
+                    "target": target,
                     "caption": info.caption,
                 }
-                if self.with_hq:
+                if self.with_hq and info.has_hq:
                     sample["hq"] = _member(raw, "hq")
             except KeyError as exn:  # a bad sample is counted and skipped, never kills training
                 self.health.handler(exn)

@@ -111,7 +111,8 @@ def train_images(
 
 
 class ToTensors:
-    """Stream stage: decoded sample dicts -> model-ready tensors (crops, tokens, label, masks).
+    """Stream stage: decoded sample dicts -> model-ready tensors (crops, tokens, label, multi-hot
+    target, masks).
 
     A class so it pickles into DataLoader workers; its generator is seeded per (seed, rank,
     worker) when iteration starts. ``train=False`` uses the deterministic val transform.
@@ -130,8 +131,9 @@ class ToTensors:
         rank, _, worker, _ = wds.utils.pytorch_worker_info()
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, rank, worker]))
         for sample in source:
-            images = [sample["lq"]] + ([sample["hq"]] if self.with_hq else [])
-            if self.with_hq and sample["hq"].shape != sample["lq"].shape:
+            has_hq = self.with_hq and "hq" in sample
+            images = [sample["lq"]] + ([sample["hq"]] if has_hq else [])
+            if has_hq and sample["hq"].shape != sample["lq"].shape:
                 images[1] = _match_size(sample["hq"], sample["lq"].shape)
             if self.train:
                 tensors = train_images(images, self.image_size, rng)
@@ -142,11 +144,13 @@ class ToTensors:
                 "key": sample["key"],
                 "image": tensors[0],
                 "label": int(sample["label"]),
+                "target": torch.tensor(sample["target"], dtype=torch.float32),
                 "has_caption": caption is not None,
                 "text": self.tokenizer([caption or ""])[0],
             }
-            if self.with_hq:
-                out["hq"] = tensors[1]
+            if self.with_hq:  # an LQ-only row gets a zero HQ image, masked out by has_hq
+                out["hq"] = tensors[1] if has_hq else torch.zeros_like(tensors[0])
+                out["has_hq"] = has_hq
             yield out
 
 

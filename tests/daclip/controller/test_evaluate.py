@@ -32,4 +32,7 @@ def test_evaluate_cli(daclip_run, daclip_data, tmp_path):
     png = cv2.imread(str(out / "confusion.png"))
     assert png is not None and png.shape[0] > 300
     table = invoke_ok(daclip_cli, ["evaluate", "--shards", str(daclip_data["val"]), "--ckpt", str(daclip_run)]).output
-    assert "zero-shot" in table and table.splitlines()[-1].startswith("all")
+    lines = table.splitlines()
+    assert "zero-shot" in table and any(line.startswith("all ") for line in lines)
+    assert any(line.startswith("per type over") for line in lines) and lines[-1].startswith("exact-set accuracy")
+    assert report["mixture_samples"] == report["unknown_samples"] == 0 and report["single_samples"] == n_val
