@@ -16,8 +16,7 @@ Prints one JSON object (also written to ``<workdir>/bench.json``) with the throu
 training loop and of the data loader alone, timed in the same run.
 
 ``--mix`` adds mixed-degradation samples (``--mixtures``, e.g. ``hazy+noisy``: each clean crop
-degraded by :func:`degradations.compose` in that order, written by ``tests/daclip/mixed_data.py``
-until ``synthesize`` makes mixtures) to train and val. Training then picks the multi-label ``bce``
+degraded in that order by ``make-dataset synthesize --task hazy+noisy``) to train and val. Training then picks the multi-label ``bce``
 loss (``--degradation-loss auto``), and the ``mix`` block of the JSON reports, from the same run,
 the single-type top-1 accuracy next to per-type recall and exact-set accuracy on the mixtures.
 
@@ -28,6 +27,7 @@ the single-type top-1 accuracy next to per-type recall and exact-set accuracy on
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -93,22 +93,16 @@ def write_clean(folder: Path, photos: tuple[str, ...], size: int, per_scale: int
     return n
 
 
-def synthesize(clean: Path, out: Path, variants: int, workers: int, seed: int) -> Path:
-    cmd = [sys.executable, "-m", "pipelines.cli", "synthesize", "--task", "all", "--input", str(clean),
+def synthesize(clean: Path, out: Path, variants: int, workers: int, seed: int, tasks: tuple[str, ...] = ("all",)
+               ) -> list[str]:
+    """``make-dataset synthesize`` of ``tasks`` over the clean crops; returns the task manifests."""
+    task_args = [arg for task in tasks for arg in ("--task", task)]
+    cmd = [sys.executable, "-m", "pipelines.cli", "synthesize", *task_args, "--input", str(clean),
            "--out", str(out / "data"), "--manifests", str(out / "manifests"), "--variants", str(variants),
            "--workers", str(workers), "--seed", str(seed), "--shard-size", "400"]
     subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                    stdout=subprocess.DEVNULL)
-    return out / "manifests"
-
-
-def write_mixtures(clean: Path, out: Path, mixtures: tuple[str, ...], seed: int, split: str) -> Path:
-    """The clean crops degraded by each mixture: shards under ``out/mixed``, one manifest."""
-    from tests.daclip.mixed_data import write_labelled_shards
-
-    images = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in sorted(clean.glob("*.png"))]
-    return write_labelled_shards(images, mixtures, out / "mixed", out / "manifests_mixed" / "mixtures.parquet",
-                                 seed=seed, split=split)
+    return sorted(str(p) for p in (out / "manifests").glob("*.parquet"))
 
 
 def mixture_summary(report: dict) -> dict:
@@ -206,8 +200,10 @@ def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, s
         else:
             count = len(list(clean.glob("*.png")))
         sets[split] = sorted(str(p) for p in (work / split / "manifests").glob("*.parquet"))
-        if mix:  # rewritten each run: the mixtures may change between runs
-            sets[split].append(str(write_mixtures(clean, work / split, mixture_labels, seed + (split == "val"), split)))
+        if mix:  # one folder per set of mixtures, so a rerun with the same ones resumes
+            tag = hashlib.sha256(",".join(mixture_labels).encode()).hexdigest()[:10]
+            sets[split] += synthesize(clean, work / split / f"mixed-{tag}", variants, workers=2, seed=seed,
+                                      tasks=mixture_labels)
         result[f"{split}_clean_images"] = count
     from daclip.data.shards import load_index
 
