@@ -22,7 +22,7 @@ import pandas as pd
 
 import degradations
 from degradations import mixtures
-from degradations.labels import UNKNOWN
+from degradations.labels import UNKNOWN, join_label, split_label
 
 from .common import remote
 from .common.cli import LocalOrURL
@@ -36,8 +36,9 @@ def is_task_stem(stem: str) -> bool:
     or ``unknown`` (ingested photos without ground truth)."""
     if stem == UNKNOWN:
         return True
-    try:
-        return mixtures.canonical_task(task_from_slug(stem)) == task_from_slug(stem)
+    task = task_from_slug(stem)
+    try:  # any canonical label counts: ingest keeps a folder's mixture as named, excluded pairs included
+        return task in (mixtures.MIX, mixtures.WILD) or join_label(split_label(task)) == task
     except ValueError:
         return False
 

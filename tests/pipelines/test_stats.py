@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import cli
@@ -22,3 +23,13 @@ def test_stats_counts_and_json(dataset, tmp_path):
     assert result.exit_code == 0, result.output
     assert "noisy" in result.output and "errors" in result.output
     assert json.loads(out.read_text())["tasks"]["jpeg-compressed"]["ok"] == 20
+
+
+@pytest.mark.parametrize(("stem", "listed"), [("rainy", True), ("hazy--rainy", True), ("rainy--snowy", True),
+                                              ("mix", True), ("wild", True), ("unknown", True), ("captions", False),
+                                              ("rain", False), ("rainy--rainy", False), ("train", False)])
+def test_task_manifests_are_told_by_their_stem(stem, listed):
+    """Every label a build writes is listed (an ingested folder's mixture as named, even an excluded pair)."""
+    from pipelines.stats import is_task_stem
+
+    assert is_task_stem(stem) is listed
