@@ -36,13 +36,12 @@ import numpy as np
 import pytest
 
 import degradations as D
-from degradations.color import uint8_to_linear
 from degradations.legacy import low_light_v1, rainy_v1
 from degradations.low_light import demosaic, illumination_map, mosaic
+from degradations.realism import illumination_cv, rain_streak_stats, shadow_chroma_noise
 
 PRESETS = ("light", "medium", "heavy")
 _LUMA_LINEAR = np.array([0.2126, 0.7152, 0.0722], np.float32)
-_LUMA_CODES = np.array([0.299, 0.587, 0.114])
 
 
 def _resized(img: np.ndarray, side: int) -> np.ndarray:
@@ -54,60 +53,6 @@ def _resized(img: np.ndarray, side: int) -> np.ndarray:
 @pytest.fixture(scope="module")
 def small(photos) -> dict[str, np.ndarray]:
     return {k: _resized(photos[k], 192) for k in ("astronaut", "chelsea", "coffee")}
-
-
-# ------------------------------------------------------------------------------- measurements
-
-
-def illumination_cv(hq: np.ndarray, lq: np.ndarray) -> float:
-    """CV of the blurred LQ/HQ linear-luminance ratio (borders one blur sigma wide left out)."""
-    sigma = min(hq.shape[:2]) / 16
-    y_hq = cv2.GaussianBlur(uint8_to_linear(hq) @ _LUMA_LINEAR, (0, 0), sigma)
-    y_lq = cv2.GaussianBlur(uint8_to_linear(lq) @ _LUMA_LINEAR, (0, 0), sigma)
-    m = int(sigma)
-    ratio = (y_lq / np.maximum(y_hq, 1e-3))[m:-m, m:-m]
-    return float(ratio.std() / ratio.mean())
-
-
-def shadow_chroma_noise(clean: np.ndarray, noisy: np.ndarray) -> tuple[float, float]:
-    """(relative chroma noise dark / bright, chroma / luma noise std in the dark), in 8-bit codes."""
-    c, res = clean.astype(np.float64), noisy.astype(np.float64) - clean.astype(np.float64)
-    chroma = np.stack([res[..., 0] - res[..., 1], res[..., 2] - res[..., 1]], -1)
-    luma_clean, luma_noise = c @ _LUMA_CODES, res @ _LUMA_CODES
-    lo, hi = np.percentile(luma_clean, [25, 75])
-    dark, bright = (luma_clean <= lo) & (luma_clean > 0.5), luma_clean >= hi
-
-    def relative(mask: np.ndarray) -> float:
-        return float(chroma[mask].std() / luma_clean[mask].mean())
-
-    return relative(dark) / relative(bright), float(chroma[dark].std() / luma_noise[dark].std())
-
-
-def rain_streak_stats(rain: np.ndarray, angle_deg: float, threshold: int = 26) -> dict[str, float]:
-    """Coverage, streaks per megapixel, median width (px) and peak opacity of the streaks in ``rain``."""
-    h, w = rain.shape
-    on = rain >= threshold
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(on.astype(np.uint8), connectivity=8)
-    along = np.array([math.sin(math.radians(angle_deg)), math.cos(math.radians(angle_deg))])
-    widths, peaks = [], []
-    for i in range(1, n):
-        x, y, bw, bh, area = stats[i]
-        if area < 6:
-            continue
-        sub, own = rain[y : y + bh, x : x + bw].astype(np.float64), labels[y : y + bh, x : x + bw] == i
-        peak = sub[own].max()
-        peaks.append(peak / 255.0)
-        ys, xs = np.nonzero(own & (sub >= peak / 2))  # the streak at half maximum
-        proj = xs * along[0] + ys * along[1]
-        length = proj.max() - proj.min() + 1
-        if length >= 4:
-            widths.append(len(xs) / length)
-    return {
-        "coverage": float(on.mean()),
-        "per_mp": (n - 1) / (h * w / 1e6),
-        "width": float(np.median(widths)) if widths else math.nan,
-        "peak": float(np.median(peaks)) if peaks else math.nan,
-    }
 
 
 def _v1_params(name: str, severity: str, seed: int, shape: tuple[int, ...]) -> dict:
