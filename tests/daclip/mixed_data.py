@@ -1,35 +1,27 @@
-"""Small shards of mixed-degradation and LQ-only samples for the DA-CLIP tests (and the CPU bench).
+"""Small mixed-degradation and LQ-only data sets for the DA-CLIP tests, made by the real pipeline.
 
-Until ``make-dataset synthesize --task hazy+noisy`` exists on this branch, mixtures are made here:
-each clean image is degraded by :func:`degradations.compose` (types applied in label order), stored
-with the pipelines' own :class:`~pipelines.writers.TarShardWriter` and rows
-(:func:`~pipelines.rows.base_row`), one shard per label, and listed in one manifest written by
-:func:`~pipelines.manifest.write_manifest`. ``lq_only=True`` makes rows as ``ingest`` does for real
-photos: ``origin="ingested"``, no HQ member, ``hq_sha256`` null.
+- :func:`synthesize_labelled`: clean crops -> ``make-dataset synthesize --task noisy --task hazy+noisy
+  ...`` (single types and ``a+b`` mixtures, with HQ) -> ``make-dataset merge`` into one manifest.
+- :func:`ingest_lq_only`: degraded crops in folders named by label (a type, or any other name for
+  ``unknown``) -> ``make-dataset ingest --root`` (LQ-only rows: ``origin=ingested``, no HQ member,
+  ``hq_sha256`` null) -> ``make-dataset merge`` into one manifest.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
-import pandas as pd
 
-import degradations
-from degradations.labels import split_label
-from pipelines.common.images import encode_image
-from pipelines.manifest import dumps_json, make_key, sha256_hex, write_manifest
-from pipelines.rows import base_row
-from pipelines.sources import Source
-from pipelines.writers import Sample, TarShardWriter
+from pipelines.cli import cli as dataset_cli
+from tests.daclip.clirun import invoke_ok
 
 
 def crops(photos: dict[str, np.ndarray], size: int = 64, per_photo: int = 2) -> list[np.ndarray]:
     """``per_photo`` evenly spaced ``size`` squares of each photo, after halving it (small, varied)."""
-    import cv2
-
     out = []
     for name in sorted(photos):
         img = photos[name]
@@ -41,57 +33,43 @@ def crops(photos: dict[str, np.ndarray], size: int = 64, per_photo: int = 2) -> 
     return out
 
 
-def _seed(seed: int, sha: str, variant: int, types: tuple[str, ...]) -> int:
-    ids = [degradations.index_of(name) for name in types]
-    return int(np.random.SeedSequence([seed, int(sha[:15], 16), variant, *ids]).generate_state(1, np.uint64)[0] >> 1)
+def save_images(images: Sequence[np.ndarray], folder: str | os.PathLike) -> Path:
+    """``folder/image_000.png`` ... (RGB arrays written as PNG); returns ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, img in enumerate(images):
+        cv2.imwrite(str(folder / f"image_{i:03d}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    return folder
 
 
-def write_labelled_shards(
-    images: Sequence[np.ndarray],
-    labels: Sequence[str],
-    folder: str | os.PathLike,
-    manifest: str | os.PathLike,
-    *,
-    seed: int = 0,
-    variants: int = 1,
-    split: str = "train",
-    lq_only: bool = False,
-) -> Path:
-    """Degrade every image by every label (``noisy``, ``hazy+noisy``, ``unknown``: kept as is) and
-    write one shard per label under ``folder`` plus one manifest; returns the manifest path."""
-    folder, manifest = Path(folder), Path(manifest)
-    origin = "ingested" if lq_only else "synthesized"
-    frames = []
-    for label in labels:
-        types = split_label(label)
-        tag = "-".join(types) if types else "unknown"
-        writer = TarShardWriter(folder / tag, f"{tag}-000000")
-        for i, img in enumerate(images):
-            hq_bytes = encode_image(img)
-            hq_sha = sha256_hex(hq_bytes)
-            for variant in range(variants):
-                sample_seed = _seed(seed, hq_sha, variant, types)
-                if types:
-                    lq, params = degradations.compose(img, types, seed=sample_seed)
-                else:
-                    lq, params = img, {}
-                lq_bytes = encode_image(lq)
-                members = {"lq.png": lq_bytes}
-                if not lq_only:
-                    members["hq.png"] = hq_bytes
-                key = make_key(tag, hq_sha if not lq_only else sha256_hex(lq_bytes), variant)
-                meta = {"key": key, "degradation": label, "origin": origin, "params": params, "seed": sample_seed}
-                members["json"] = dumps_json(meta).encode("utf-8")
-                src = Source(source=f"image_{i:03d}.png", path="", sha256=hq_sha)
-                row = base_row(label, origin, src, variant, split, status="ok", error_message=None,
-                               hq_sha256=None if lq_only else hq_sha, lq_sha256=sha256_hex(lq_bytes),
-                               width=int(img.shape[1]), height=int(img.shape[0]), seed=sample_seed,
-                               params=dumps_json(params) if types else None)
-                writer.write(Sample(key=key, members=members, row=row))
-        writer.close()
-        frame = pd.DataFrame(writer.rows)
-        frame["shard"] = Path(os.path.relpath(writer.tar_path, manifest.parent)).as_posix()
-        frames.append(frame)
-    manifest.parent.mkdir(parents=True, exist_ok=True)
-    write_manifest(pd.concat(frames, ignore_index=True), manifest)
-    return manifest
+def _merge(manifests: Sequence[Path], train: Path) -> Path:
+    """``make-dataset merge`` of ``manifests`` into ``train`` (every row is in the train split)."""
+    val = train.with_name(f"{train.stem}.val.parquet")
+    invoke_ok(dataset_cli, ["merge", *map(str, manifests), "--train", str(train), "--val", str(val)])
+    return train
+
+
+def synthesize_labelled(images: Sequence[np.ndarray], tasks: Sequence[str], root: str | os.PathLike,
+                        *, seed: int = 0) -> Path:
+    """Degrade every clean image by every task (``noisy``, ``hazy+noisy``: types applied in that order)
+    with ``make-dataset synthesize`` under ``root``; returns the merged manifest ``root/manifests/train.parquet``."""
+    root = Path(root)
+    clean = save_images(images, root / "clean")
+    manifests = root / "manifests"
+    task_args = [arg for task in tasks for arg in ("--task", task)]
+    invoke_ok(dataset_cli, ["synthesize", *task_args, "--input", str(clean), "--out", str(root / "data"),
+                            "--manifests", str(manifests), "--workers", "1", "--seed", str(seed)])
+    return _merge(sorted(manifests.glob("*.parquet")), manifests / "train.parquet")
+
+
+def ingest_lq_only(folders: Mapping[str, Sequence[np.ndarray]], root: str | os.PathLike) -> Path:
+    """Write each folder's images under ``root/photos/<folder>/`` (no GT/: LQ-only; a folder name that is
+    not a type is labelled ``unknown``), ``make-dataset ingest --root`` them; returns the merged manifest
+    ``root/manifests/lq_only.parquet``."""
+    root = Path(root)
+    for name, images in folders.items():
+        save_images(images, root / "photos" / name)
+    manifests = root / "manifests"
+    invoke_ok(dataset_cli, ["ingest", "--root", str(root / "photos"), "--out", str(root / "data"),
+                            "--manifests", str(manifests), "--workers", "1"])
+    return _merge(sorted(manifests.glob("*.ingested.parquet")), manifests / "lq_only.parquet")
