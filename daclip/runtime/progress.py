@@ -46,5 +46,9 @@ def progress_bar(name: str, total: int, start: int, enabled: bool) -> Any:
 
 
 def say(bar: Any, log: Any, text: str) -> None:
-    """A line above the progress bar (or to the log when there is none)."""
-    (bar.write if bar is not None else log.info)(text)
+    """A line above the progress bar (or to the log when there is none), on stderr like the bar:
+    stdout carries only a command's result (the trainers' JSON summary)."""
+    if bar is not None:
+        bar.write(text, file=sys.stderr)
+    else:
+        log.info(text)

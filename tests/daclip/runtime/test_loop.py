@@ -47,7 +47,7 @@ def test_one_run_layout_for_both_trainers(trainers, name, tmp_path):
     out = tmp_path / "run"
     result = _invoke(command, [*args, *SHARED, "--out", str(out)])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output.strip().splitlines()[-1])
+    summary = json.loads(result.stdout)  # stdout holds the summary alone: progress and validation lines go to stderr
     assert summary["final_step"] == 4 and summary["start_step"] == 0 and not summary["stopped_by_time_limit"]
     # one layout: config.json, metrics.jsonl, checkpoints/step_NNNNNNNN + latest; --keep 1 pruned step 2
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["latest", "step_00000004"]
