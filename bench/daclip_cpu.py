@@ -206,10 +206,11 @@ def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, s
                                       tasks=mixture_labels)
         result[f"{split}_clean_images"] = count
     from daclip.data.shards import load_index
+    from pipelines.manifest import task_from_slug
 
     result["train_samples"] = load_index(sets["train"]).num_samples
     result["val_samples"] = load_index(sets["val"]).num_samples
-    result["degradations"] = sorted({p.rsplit("/", 1)[-1][: -len(".parquet")] for p in sets["train"]} - {"mixtures"})
+    result["degradations"] = sorted(task_from_slug(Path(p).stem) for p in sets["train"])
     result["synthesis_s"] = round(time.perf_counter() - t0, 1)
 
     result["loader_samples_per_s"] = round(loader_throughput(sets["train"], model, image_size, batch_size, workers, 20), 1)
