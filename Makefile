@@ -80,7 +80,7 @@ demo: $(VENV)/.installed
 	@echo "== done: LQ | restored | HQ with predicted type and PSNR in $(DEMO)/summary.png"
 
 bench: $(VENV)/.installed
-	$(PY) bench/degradations.py
+	$(PY) bench/degradation_speed.py
 	$(PY) bench/pipeline.py
 	$(PY) bench/caption.py
 	$(PY) bench/daclip_cpu.py --minutes 10

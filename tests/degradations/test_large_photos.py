@@ -1,7 +1,7 @@
 """Every degradation type handles a 12-megapixel photo (3000x4000, medium severity).
 
 Camera originals are this size; a type that only works on 512x512 crops would fail the first
-real dataset. Speed is measured in bench/degradations.py, not here.
+real dataset. Speed is measured in bench/degradation_speed.py, not here.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Milliseconds per 512x512 image for each degradation type, next to the closest albumentations 2.0.8
 transform, timed side by side in the same run on one thread. Prints JSON.
 
-    python bench/degradations.py [--repeats 15] [--severity medium] [--size 512]
+    python bench/degradation_speed.py [--repeats 15] [--severity medium] [--size 512]
 
 Ours is timed as a user runs it: ``sample_params`` + ``apply`` with a fresh seed per call; the
 albumentations transform gets a fresh seed per call too (``set_random_seed``). Calls alternate
