@@ -114,34 +114,43 @@ def _error(writer: TarShardWriter, pair: Pair, cfg: IngestConfig, message: str) 
     writer.add_row(error_row(pair.task, ORIGIN, pair.lq, pair.variant, split, message))
 
 
-def ingest_lq_only(pair: Pair, cfg: IngestConfig, writer: TarShardWriter) -> None:
-    """One LQ image without ground truth: an ok row whose only image member is the LQ."""
-    lq = _decode(pair.lq, cfg.max_pixels, "LQ")
-    if isinstance(lq, str):
-        _error(writer, pair, cfg, lq)
-        return
+def _write(writer: TarShardWriter, pair: Pair, cfg: IngestConfig, lq: np.ndarray, gt: np.ndarray | None,
+           size_fix: dict[str, Any] | None = None) -> None:
+    """Encode and store one ingested sample: LQ and GT, or the LQ alone (no ground truth). The key
+    and the ``auto`` split come from the GT's hash, or the LQ's when there is no GT."""
     fmt = cfg.image_format
     lq_bytes = images.encode_image(lq, fmt)
+    hq_bytes = None if gt is None else images.encode_image(gt, fmt)
     lq_sha = sha256_hex(lq_bytes)
-    key = make_key(pair.task, lq_sha, pair.variant)
+    hq_sha = None if hq_bytes is None else sha256_hex(hq_bytes)
+    identity = hq_sha or lq_sha
+    key = make_key(pair.task, identity, pair.variant)
     if writer.has_key(key):
-        _error(writer, pair, cfg, "duplicate: same LQ pixels as another image in this shard")
+        _error(writer, pair, cfg, "duplicate: same LQ pixels as another image in this shard" if gt is None
+               else "duplicate: same GT pixels and variant as another pair in this shard")
         return
-    split = assign_split(lq_sha, cfg.val_fraction) if pair.split == "auto" else pair.split
+    split = assign_split(identity, cfg.val_fraction) if pair.split == "auto" else pair.split
     height, width = lq.shape[:2]
+    gt_source = None if pair.gt is None or gt is None else pair.gt
     meta = {"key": key, "degradation": pair.task, "origin": ORIGIN, "params": None, "split": split,
             "variant": pair.variant, "source": pair.lq.source, "source_sha256": pair.lq.sha256,
-            "gt_source": None, "gt_source_sha256": None, "hq_sha256": None, "lq_sha256": lq_sha,
-            "width": width, "height": height, "size_fix": None, "image_format": fmt}
-    members = {f"lq.{fmt}": lq_bytes, "json": dumps_json(meta).encode("utf-8")}
-    row = base_row(pair.task, ORIGIN, pair.lq, pair.variant, split, hq_sha256=None, lq_sha256=lq_sha,
+            "gt_source": gt_source and gt_source.source, "gt_source_sha256": gt_source and gt_source.sha256,
+            "hq_sha256": hq_sha, "lq_sha256": lq_sha, "width": width, "height": height, "size_fix": size_fix,
+            "image_format": fmt}
+    members = {} if hq_bytes is None else {f"hq.{fmt}": hq_bytes}
+    members.update({f"lq.{fmt}": lq_bytes, "json": dumps_json(meta).encode("utf-8")})
+    row = base_row(pair.task, ORIGIN, pair.lq, pair.variant, split, hq_sha256=hq_sha, lq_sha256=lq_sha,
                    width=width, height=height, status="ok", error_message=None)
     writer.write(Sample(key=key, members=members, row=row))
 
 
 def ingest_pair(pair: Pair, cfg: IngestConfig, gt_cache: dict[str, Any], writer: TarShardWriter) -> None:
-    if pair.lq_only:
-        ingest_lq_only(pair, cfg, writer)
+    if pair.lq_only:  # an LQ image without ground truth: an ok row whose only image member is the LQ
+        lq = _decode(pair.lq, cfg.max_pixels, "LQ")
+        if isinstance(lq, str):
+            _error(writer, pair, cfg, lq)
+        else:
+            _write(writer, pair, cfg, lq, None)
         return
     if pair.problem or pair.gt is None:
         _error(writer, pair, cfg, pair.problem or "no GT file")
@@ -165,23 +174,7 @@ def ingest_pair(pair: Pair, cfg: IngestConfig, gt_cache: dict[str, Any], writer:
         h, w = min(gh, lh), min(gw, lw)
         size_fix = {"lq": [lw, lh], "gt": [gw, gh], "cropped_to": [w, h]}
         gt, lq = np.ascontiguousarray(gt[:h, :w]), np.ascontiguousarray(lq[:h, :w])
-    fmt = cfg.image_format
-    hq_bytes, lq_bytes = images.encode_image(gt, fmt), images.encode_image(lq, fmt)
-    hq_sha, lq_sha = sha256_hex(hq_bytes), sha256_hex(lq_bytes)
-    key = make_key(pair.task, hq_sha, pair.variant)
-    if writer.has_key(key):
-        _error(writer, pair, cfg, "duplicate: same GT pixels and variant as another pair in this shard")
-        return
-    split = assign_split(hq_sha, cfg.val_fraction) if pair.split == "auto" else pair.split
-    height, width = gt.shape[:2]
-    meta = {"key": key, "degradation": pair.task, "origin": ORIGIN, "params": None, "split": split,
-            "variant": pair.variant, "source": pair.lq.source, "source_sha256": pair.lq.sha256,
-            "gt_source": pair.gt.source, "gt_source_sha256": pair.gt.sha256, "hq_sha256": hq_sha,
-            "lq_sha256": lq_sha, "width": width, "height": height, "size_fix": size_fix, "image_format": fmt}
-    members = {f"hq.{fmt}": hq_bytes, f"lq.{fmt}": lq_bytes, "json": dumps_json(meta).encode("utf-8")}
-    row = base_row(pair.task, ORIGIN, pair.lq, pair.variant, split, hq_sha256=hq_sha, lq_sha256=lq_sha,
-                   width=width, height=height, status="ok", error_message=None)
-    writer.write(Sample(key=key, members=members, row=row))
+    _write(writer, pair, cfg, lq, gt, size_fix)
 
 
 def process_ingest_shard(spec: IngestSpec, progress: Progress) -> ShardStats:

@@ -17,6 +17,7 @@ import tarfile
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,52 +28,25 @@ def setup_logging(verbose: bool = False) -> None:
         logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
-class _LocalOrURL(click.ParamType):
-    """An input file: a URL (``s3://...``, checked when read) or an existing local file."""
+class _PathOrURL(click.ParamType):
+    """A URL (``s3://...``: passed on as the string, checked when read or listed) or a local path
+    checked by ``click.Path(**local)``."""
 
-    name = "path"
-
-    def convert(self, value, param, ctx):
-        from .remote import is_url
-
-        if is_url(value):
-            return value
-        return click.Path(exists=True, dir_okay=False).convert(value, param, ctx)
-
-
-LocalOrURL = _LocalOrURL()
-
-
-class _LocalOrURLFolder(click.ParamType):
-    """An input folder: a URL (a prefix on object storage, checked when listed) or an existing local folder."""
-
-    name = "folder"
+    def __init__(self, name: str, **local: Any) -> None:
+        self.name = name
+        self.local = click.Path(**local)
 
     def convert(self, value, param, ctx):
         from .remote import is_url
 
         if is_url(value):
             return value
-        return click.Path(exists=True, file_okay=False).convert(value, param, ctx)
+        return self.local.convert(value, param, ctx)
 
 
-LocalOrURLFolder = _LocalOrURLFolder()
-
-
-class _FolderOrURL(click.ParamType):
-    """A folder that need not exist yet (a Path), or a prefix on object storage (the URL string)."""
-
-    name = "folder"
-
-    def convert(self, value, param, ctx):
-        from .remote import is_url
-
-        if is_url(value):
-            return value
-        return click.Path(file_okay=False, path_type=Path).convert(value, param, ctx)
-
-
-FolderOrURL = _FolderOrURL()
+LocalOrURL = _PathOrURL("path", exists=True, dir_okay=False)  # an input file
+LocalOrURLFolder = _PathOrURL("folder", exists=True, file_okay=False)  # an input folder
+FolderOrURL = _PathOrURL("folder", file_okay=False, path_type=Path)  # an output folder that need not exist yet
 
 
 class LazyGroup(click.Group):
