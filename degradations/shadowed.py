@@ -68,18 +68,19 @@ _SHARED: dict[str, Any] = {
 }
 
 
+# Shadow count, coverage and SynShadow darkening per severity (unchanged from version 1).
+PRESETS: dict[str, dict[str, Any]] = {
+    "light": {"count": (1, 2), "coverage": (0.05, 0.15), "x1": (0.0, 0.10), "y2": (0.55, 0.85)},
+    "medium": {"count": (1, 3), "coverage": (0.10, 0.30), "x1": (0.0, 0.20), "y2": (0.30, 0.65)},
+    "heavy": {"count": (1, 3), "coverage": (0.25, 0.40), "x1": (0.05, 0.25), "y2": (0.10, 0.35)},
+    "random": {"count": (1, 3), "coverage": (0.05, 0.40), "x1": (0.0, 0.25), "y2": (0.10, 0.90)},
+}
+
+
 class Shadowed:
     name = "shadowed"
     version = 2
-    ranges: dict[str, dict[str, Any]] = {
-        severity: {**preset, **_SHARED}
-        for severity, preset in {
-            "light": {"count": (1, 2), "coverage": (0.05, 0.15), "x1": (0.0, 0.10), "y2": (0.55, 0.85)},
-            "medium": {"count": (1, 3), "coverage": (0.10, 0.30), "x1": (0.0, 0.20), "y2": (0.30, 0.65)},
-            "heavy": {"count": (1, 3), "coverage": (0.25, 0.40), "x1": (0.05, 0.25), "y2": (0.10, 0.35)},
-            "random": {"count": (1, 3), "coverage": (0.05, 0.40), "x1": (0.0, 0.25), "y2": (0.10, 0.90)},
-        }.items()
-    }
+    ranges: dict[str, dict[str, Any]] = {severity: {**preset, **_SHARED} for severity, preset in PRESETS.items()}
 
     def sample(self, rng: np.random.Generator, shape: tuple[int, ...], severity: str) -> dict[str, Any]:
         spec = self.ranges[check_severity(severity)]

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ..base import Result, check_severity, choose, draw, draw_int, draw_seed
-from ..shadowed import WORK_SIDE, _fit, _shoelace, _transform, darken_under
+from ..shadowed import PRESETS, WORK_SIDE, _fit, _shoelace, _transform, darken_under
 
 KINDS: tuple[str, ...] = ("blob", "polygon", "bar")
 BLOB_SIDE = 128  # the smooth blob field is computed at this size, then resized
@@ -32,15 +32,7 @@ _SHARED_V1: dict[str, Any] = {
     "penumbra": (0.005, 0.03),
     "channel_offset": (0.05, 0.025),
 }
-RANGES: dict[str, dict[str, Any]] = {
-    severity: {**preset, **_SHARED_V1}
-    for severity, preset in {
-        "light": {"count": (1, 2), "coverage": (0.05, 0.15), "x1": (0.0, 0.10), "y2": (0.55, 0.85)},
-        "medium": {"count": (1, 3), "coverage": (0.10, 0.30), "x1": (0.0, 0.20), "y2": (0.30, 0.65)},
-        "heavy": {"count": (1, 3), "coverage": (0.25, 0.40), "x1": (0.05, 0.25), "y2": (0.10, 0.35)},
-        "random": {"count": (1, 3), "coverage": (0.05, 0.40), "x1": (0.0, 0.25), "y2": (0.10, 0.90)},
-    }.items()
-}
+RANGES: dict[str, dict[str, Any]] = {severity: {**preset, **_SHARED_V1} for severity, preset in PRESETS.items()}
 
 
 def sample(rng: np.random.Generator, shape: tuple[int, ...], severity: str) -> dict[str, Any]:
