@@ -6,7 +6,9 @@ data (a replay of a manifest's params, say) can fail, but never hang the caller 
 ``func(*args)`` and sends the result back through a pipe. The parent waits at most ``Limits.seconds`` and
 kills the child (SIGKILL) when the time is up. Outcomes: the result; the child's ``ValueError`` raised again
 with its text; or :class:`Stopped` with one line ("it ran past 60 s", "it needed more than 4 GiB", "it
-failed: KeyError: 'steps'"). ``func`` and ``args`` must pickle (a module-level function, plain data).
+failed: KeyError: 'steps'"). ``func`` and ``args`` must pickle (a module-level function, plain data), and
+the caller's main module must be safe to import (the usual ``if __name__ == "__main__"`` guard): ``spawn``
+imports it in the child.
 Start-up costs a fresh interpreter plus the imports of ``func``'s module (about 0.2 s for
 ``degradations``).
 """
@@ -55,9 +57,10 @@ def run_bounded(func: Callable[..., T], *args: Any, limits: Limits = Limits()) -
     """``func(*args)`` in a spawned child under ``limits`` (see the module docstring)."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(sender, limits.memory_bytes, func, args), daemon=True)
+    child = context.Process(target=_child, args=(sender, limits.memory_bytes, func, args))
     child.start()
     sender.close()  # the child holds the only writer now: EOF here means it died
+    # not a daemon, so pool workers may call this too; the finally below always reaps the child
     try:
         outcome = _receive(receiver, child, limits.seconds)
     finally:
