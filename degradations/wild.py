@@ -57,6 +57,7 @@ FIRST = {"blur": (BLUR_PROB, (10, 0.1, (0.2, 2.2))), "resize": (None, None), "no
 SECOND = {"blur": (BLUR_PROB * 0.5, (5, 0.1, (0.2, 1.5))), "noise": (NOISE_PROB * 0.5, None)}
 THIRD = {"blur": (BLUR_PROB, (10, 0.8, (0.2, 1.0))), "resize": (None, None), "jpeg": (JPEG_PROB, (80.0, 100.0))}
 DEBLUR_PROB, DEBLUR_MAX_KERNEL, BLEND_PROB, BLEND_RANGE = 0.1, 8, 0.1, (0.1, 0.5)
+MAX_STEPS = len(FIRST) + len(SECOND) + len(THIRD)  # each operation of each order at most once
 
 TYPE_OF_OP = {"wild-blur": "motion-blurry", "wild-resize": "motion-blurry", "wild-noise": "noisy",
               "wild-jpeg": "jpeg-compressed"}

@@ -14,13 +14,14 @@ import io
 import json
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pipelines.common.bounded import Limits, Stopped, run_bounded
 from pipelines.common.images import DEFAULT_MAX_PIXELS, decode_rgb, encode_image
 from pipelines.common.tars import member_index, read_member
 from pipelines.manifest import member_name, read_manifest, sha256_hex
@@ -33,6 +34,7 @@ FACETS = ("degradation", "severity", "split", "status", "origin")
 TABLE_COLUMNS = ("row", "key", "degradation", "severity", "split", "status", "origin", "width", "height",
                  "caption", "error_message")
 IMAGE_MEMBERS = ("lq", "hq")
+REPLAY_BYTES_PER_HQ_BYTE = 24  # the memory limit grows with the image: float copies of a large HQ
 
 
 def find_manifests(sources: list[str | os.PathLike]) -> list[Path]:
@@ -85,6 +87,7 @@ class Dataset:
     frame: pd.DataFrame
     errors: list[str] = field(default_factory=list)  # one line per manifest that could not be opened
     max_pixels: int | None = DEFAULT_MAX_PIXELS
+    replay_limits: Limits = field(default_factory=Limits)  # the memory grows with the HQ (see replay)
     _indexes: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict, repr=False)
     _params: ParamTable | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -202,19 +205,37 @@ class Dataset:
         )
 
     def replay(self, row: int) -> ReplayResult:
-        """Re-run the recorded params on the HQ member; compare with the LQ member's bytes and pixels."""
-        import degradations
+        """Re-run the recorded params on the HQ member; compare with the LQ member's bytes and pixels.
+
+        The params may come from someone else: they are checked first
+        (:func:`degradations.replayable.check_replayable`), then replayed in a child process under
+        :attr:`replay_limits` (the memory limit at least ``REPLAY_BYTES_PER_HQ_BYTE`` times the HQ's
+        size); a refusal or a stop is the message of a non-matching result, one line.
+        """
+        from degradations.replayable import parse_replayable, replay_lq
 
         record = self._row(row)
-        params = _loads(record.get("params"))
-        if not isinstance(params, dict):
+        text = record.get("params")
+        if not isinstance(text, str) or text.strip() in ("", "null"):
             return ReplayResult(False, "nothing to replay: this row records no params (ingested or error row)")
+        try:
+            params = parse_replayable(text)
+        except ValueError as exc:
+            return ReplayResult(False, f"replay refused: {exc}")
         suffixes = {s.partition(".")[0]: s for s in self.members(row)}
         if "hq" not in suffixes or "lq" not in suffixes:
             return ReplayResult(False, "nothing to replay: the row has no HQ/LQ members")
         hq = self.image(row, suffixes["hq"])
         lq_bytes = self.member(row, suffixes["lq"])
-        lq = degradations.replay(hq, params).lq
+        limits = self.replay_limits
+        if limits.memory_bytes is not None:
+            limits = replace(limits, memory_bytes=max(limits.memory_bytes, REPLAY_BYTES_PER_HQ_BYTE * hq.nbytes))
+        try:
+            lq = run_bounded(replay_lq, hq, params, limits=limits)
+        except ValueError as exc:
+            return ReplayResult(False, f"replay refused: {exc}")
+        except Stopped as exc:
+            return ReplayResult(False, f"replay stopped: {exc}")
         encoded = encode_image(lq, suffixes["lq"].rpartition(".")[2])
         if sha256_hex(encoded) == sha256_hex(lq_bytes):
             return ReplayResult(True, "replay matches: the re-encoded LQ is byte-identical to the shard member", lq)
@@ -270,5 +291,5 @@ def _loads(value: Any) -> Any:
         return None
     try:
         return json.loads(value)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # a crafted, deeply nested value is shown as text
         return value

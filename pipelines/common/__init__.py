@@ -6,5 +6,6 @@ but ``degradations``.
 ``tars`` (the safe tar reader), ``images`` (the one image decoder and encoder; ``decode_rgb`` and
 ``check_pixels`` check the pixel count from the header first), ``cli`` (console-script helpers:
 logging, lazy subcommands, the error boundary), ``devices`` (the one device resolver), ``models``
-(the one pretrained-model source resolver and its offline error).
+(the one pretrained-model source resolver and its offline error), ``bounded`` (one call in a child
+process with a time and memory limit, for work that data from someone else decides).
 """

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import numpy as np
 import pytest
 
-from daclip.app.data import Filter, open_dataset
+from daclip.app.data import Dataset, Filter, open_dataset
+from degradations import NAMES
+from pipelines.common.bounded import Limits
 from pipelines.common.images import decode_rgb
 from pipelines.common.tars import iter_members
 
@@ -59,6 +64,34 @@ def test_side_maps_and_replay(dataset):
     assert "kernel" in dataset.view(row).images
     result = dataset.replay(row)
     assert result.matches and "byte-identical" in result.message
+
+
+def crafted(dataset, params: object) -> tuple:
+    """A copy of ``dataset`` whose first motion-blurry row records ``params`` instead, and that row."""
+    row = int(dataset.select(Filter(degradation=("motion-blurry",), status=("ok",)))[0])
+    frame = dataset.frame.copy()
+    frame.loc[frame.index[row], "params"] = params if isinstance(params, str) else json.dumps(params)
+    return Dataset(frame=frame, replay_limits=Limits(seconds=20, memory_bytes=256 * 1024**2)), row
+
+
+def test_crafted_compose_is_refused_before_any_replay(dataset, monkeypatch):
+    monkeypatch.setattr("daclip.app.data.run_bounded", lambda *a, **k: pytest.fail("replay attempted"))
+    many, row = crafted(dataset, {"name": "compose", "steps": [{"name": "noisy"}] * 5000})
+    assert many.replay(row).message == f"replay refused: compose record has 5000 steps; at most {len(NAMES)}"
+    deep, row = crafted(dataset, "[" * 50_000 + "]" * 50_000)
+    result = deep.replay(row)
+    assert not result.matches and result.message.startswith("replay refused: params JSON nests too deeply")
+
+
+def test_crafted_giant_resize_is_stopped_with_one_line(dataset):
+    huge = {"name": "wild-resize", "order": 1, "width": 64_000, "height": 48_000, "scale": 0.001,
+            "interpolation": "cubic"}
+    back = {**huge, "order": 3, "width": 64, "height": 48, "scale": None}
+    giant, row = crafted(dataset, {"name": "compose", "chain": "wild", "version": 1, "steps": [huge, back]})
+    started = time.monotonic()
+    result = giant.replay(row)
+    assert result.message == "replay stopped: it needed more than 256 MiB" and result.lq is None
+    assert time.monotonic() - started < 10
 
 
 def test_error_row(dataset):
