@@ -46,6 +46,6 @@ def daclip_run(daclip_data, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "full"
     result = invoke_ok(main, ["--shards", str(daclip_data["train"]), "--val", str(daclip_data["val"]),
                             *DACLIP_TRAIN_ARGS, "--out", str(out)])
-    summary = json.loads(result.output.strip().splitlines()[-1])
+    summary = json.loads(result.stdout)
     assert summary["final_step"] == 6 and summary["val_accuracy"] is not None
     return out

@@ -79,7 +79,7 @@ def mixed_run(mixed, tmp_path_factory):
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
-    return out, json.loads(result.output.strip().splitlines()[-1]), handler.messages
+    return out, json.loads(result.stdout), handler.messages
 
 
 def test_loader_yields_multi_hot_targets_and_no_label_for_mixtures(mixed):

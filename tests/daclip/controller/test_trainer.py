@@ -61,7 +61,7 @@ def test_resume_continues_exactly(daclip_run, daclip_data, daclip_train_args, tm
     out = tmp_path / "resumed"
     args = ["--shards", str(daclip_data["train"]), "--val", str(daclip_data["val"]), *daclip_train_args, "--out", str(out)]
     first = invoke_ok(main, [*args, "--stop-at", "3"])
-    assert json.loads(first.output.strip().splitlines()[-1])["final_step"] == 3
+    assert json.loads(first.stdout)["final_step"] == 3
     invoke_ok(main, [*args, "--resume"])
     full = load_file(daclip_run / "checkpoints" / "step_00000006" / "model.safetensors")
     resumed = load_file(out / "checkpoints" / "step_00000006" / "model.safetensors")

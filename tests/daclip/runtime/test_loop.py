@@ -64,7 +64,7 @@ def test_one_run_layout_for_both_trainers(trainers, name, tmp_path):
     assert again.exit_code == 1 and "--resume" in again.output and "--overwrite" in again.output
     assert "Traceback" not in again.output
     done = _invoke(command, [*args, *SHARED, "--out", str(out), "--resume"])
-    assert json.loads(done.output.strip().splitlines()[-1])["final_step"] == 4  # nothing left to do
+    assert json.loads(done.stdout)["final_step"] == 4  # nothing left to do
     fresh = _invoke(command, [*args, *SHARED, "--steps", "2", "--out", str(out), "--overwrite"])
     assert fresh.exit_code == 0
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["latest", "step_00000002"]
@@ -76,15 +76,15 @@ def test_time_budget_and_stop_at_resume_exactly_for_both(trainers, name, tmp_pat
     flags = [*args, "--steps", "4", "--save-every", "2", "--workers", "0", "--device", "cpu"]
     _invoke(command, [*flags, "--out", str(tmp_path / "whole")])
     stopped = _invoke(command, [*flags, "--stop-at", "2", "--out", str(tmp_path / "parts")])
-    assert json.loads(stopped.output.strip().splitlines()[-1])["final_step"] == 2
+    assert json.loads(stopped.stdout)["final_step"] == 2
     resumed = _invoke(command, [*flags, "--resume", "--out", str(tmp_path / "parts")])
-    assert json.loads(resumed.output.strip().splitlines()[-1])["start_step"] == 2
+    assert json.loads(resumed.stdout)["start_step"] == 2
     whole = load_file(tmp_path / "whole" / "checkpoints" / "step_00000004" / "model.safetensors")
     parts = load_file(tmp_path / "parts" / "checkpoints" / "step_00000004" / "model.safetensors")
     assert whole.keys() == parts.keys()
     assert all(torch.equal(whole[k], parts[k]) for k in whole)
     budget = _invoke(command, [*flags, "--max-minutes", "0.0001", "--out", str(tmp_path / "budget")])
-    summary = json.loads(budget.output.strip().splitlines()[-1])
+    summary = json.loads(budget.stdout)
     assert summary["stopped_by_time_limit"] and summary["final_step"] == 1
     assert (tmp_path / "budget" / "checkpoints" / "latest").read_text().strip() == "step_00000001"
 
