@@ -77,6 +77,17 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def draw_darkening(rng: np.random.Generator, spec: dict[str, Any]) -> tuple[float, float, list[float], float]:
+    """SynShadow's per-channel affine darkening: ``(d_red, d_blue, x1 per channel, y2)``; red's
+    intercept above blue's (bluish shadows under skylight), slope < 1 on every channel."""
+    x1 = draw(rng, spec["x1"])
+    mean, std = spec["channel_offset"]
+    d_red, d_blue = (max(0.0, float(v)) for v in rng.normal(mean, std, size=2))
+    x1_rgb = [min(x1 + d_red, 0.5), x1, max(x1 - d_blue, 0.0)]
+    y2 = min(draw(rng, spec["y2"]), 0.98 * (1.0 - x1_rgb[0]))
+    return d_red, d_blue, x1_rgb, y2
+
+
 class Shadowed:
     name = "shadowed"
     version = 2
@@ -100,11 +111,7 @@ class Shadowed:
                 "shear": float(rng.uniform(-0.3, 0.3)),
                 "lift": 0.0 if grounded else float(rng.uniform(0.3, 1.0)),  # silhouette heights above the surface
             })
-        x1 = draw(rng, spec["x1"])
-        mean, std = spec["channel_offset"]
-        d_red, d_blue = (max(0.0, float(v)) for v in rng.normal(mean, std, size=2))
-        x1_rgb = [min(x1 + d_red, 0.5), x1, max(x1 - d_blue, 0.0)]
-        y2 = min(draw(rng, spec["y2"]), 0.98 * (1.0 - x1_rgb[0]))  # slope < 1 on every channel
+        d_red, d_blue, x1_rgb, y2 = draw_darkening(rng, spec)
         return {
             "shadows": shadows,
             "coverage": float(coverage),

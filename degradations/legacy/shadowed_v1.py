@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ..base import Result, check_severity, choose, draw, draw_int, draw_seed
-from ..shadowed import PRESETS, WORK_SIDE, _fit, _shoelace, _transform, darken_under
+from ..shadowed import PRESETS, WORK_SIDE, _fit, _shoelace, _transform, darken_under, draw_darkening
 
 KINDS: tuple[str, ...] = ("blob", "polygon", "bar")
 BLOB_SIDE = 128  # the smooth blob field is computed at this size, then resized
@@ -60,11 +60,7 @@ def sample(rng: np.random.Generator, shape: tuple[int, ...], severity: str) -> d
             shadow["length"] = float(rng.uniform(0.5, 2.0))  # fraction of the image diagonal
         shadows.append(shadow)
     near, far = sorted(float(v) for v in rng.uniform(*spec["penumbra"], size=2))
-    x1 = draw(rng, spec["x1"])
-    mean, std = spec["channel_offset"]
-    d_red, d_blue = (max(0.0, float(v)) for v in rng.normal(mean, std, size=2))
-    x1_rgb = [min(x1 + d_red, 0.5), x1, max(x1 - d_blue, 0.0)]
-    y2 = min(draw(rng, spec["y2"]), 0.98 * (1.0 - x1_rgb[0]))  # slope < 1 on every channel
+    d_red, d_blue, x1_rgb, y2 = draw_darkening(rng, spec)
     return {
         "shadows": shadows,
         "coverage": float(coverage),
