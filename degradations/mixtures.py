@@ -37,7 +37,7 @@ __all__ = ["CDD11", "CDD11_TASK", "DEFAULT_POOL", "DEFAULT_SIZES", "EXCLUDED_PAI
            "ordered", "parse_pool", "parse_sizes", "sample_chain", "sample_mixture", "sample_task", "split_label",
            "task_label", "task_seed", "task_version"]
 from .registry import NAMES, canonical_name, get
-from .seeding import _id_to_int, sub_seed
+from .seeding import keyed_seed, sub_seed
 
 MIX = "mix"
 WILD = "wild"
@@ -198,11 +198,8 @@ def task_seed(global_seed: int, image_id: str | int, task: str, variant: int = 0
     of the task string (never equal to a single type's key)."""
     if MIXTURE_SEP not in task and not is_sampled(task):
         return sub_seed(global_seed, image_id, task, variant)
-    if global_seed < 0 or variant < 0:
-        raise ValueError("global_seed and variant must be non-negative")
     tag = len(NAMES) + int(hashlib.sha256(task.encode("utf-8")).hexdigest()[:15], 16)
-    seq = np.random.SeedSequence([int(global_seed), _id_to_int(image_id), tag, int(variant)])
-    return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
+    return keyed_seed(global_seed, image_id, tag, variant)
 
 
 def sample_task(task: str, rng: np.random.Generator, shape: tuple[int, ...], severity: str = "medium",

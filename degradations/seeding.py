@@ -27,7 +27,12 @@ def sub_seed(global_seed: int, image_id: str | int, degradation: str, variant: i
     Built with :class:`numpy.random.SeedSequence`, so nearby inputs give unrelated streams.
     ``image_id`` is usually the clean image's sha256 hex digest.
     """
+    return keyed_seed(global_seed, image_id, index_of(degradation), variant)
+
+
+def keyed_seed(global_seed: int, image_id: str | int, key: int, variant: int = 0) -> int:
+    """The seed of :func:`sub_seed` for any integer ``key`` (a type's index, or a mixture task's tag)."""
     if global_seed < 0 or variant < 0:
         raise ValueError("global_seed and variant must be non-negative")
-    seq = np.random.SeedSequence([int(global_seed), _id_to_int(image_id), index_of(degradation), int(variant)])
+    seq = np.random.SeedSequence([int(global_seed), _id_to_int(image_id), int(key), int(variant)])
     return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
