@@ -24,7 +24,7 @@ import torch
 from degradations import NAMES
 from pipelines.common.devices import resolve_device
 
-from .metrics import default_threshold, predicted_types
+from .metrics import THRESHOLD_HELP, default_threshold, predicted_types
 
 DEFAULT_CKPT = "runs/daclip"
 
@@ -93,8 +93,7 @@ def format_text(pred: Prediction, top_k: int) -> str:
 @click.option("--top-k", default=3, show_default=True, type=click.IntRange(1, len(NAMES)),
               help="Probabilities shown per image in text mode.")
 @click.option("--threshold", default=None, type=click.FloatRange(0, 1),
-              help="List every type with at least this probability (default: 0.5 for a multi-label model's "
-                   "sigmoid, 0.25 for a single-type model's softmax).")
+              help=THRESHOLD_HELP)
 @click.option("--device", default="auto", show_default=True)
 def command(images: tuple[str, ...], ckpt: str, as_json: bool, top_k: int, threshold: float | None,
             device: str) -> None:

@@ -43,6 +43,7 @@ from pipelines.common.devices import resolve_device
 from ..runtime.distributed import Dist
 from .classify import DEFAULT_CKPT
 from .metrics import (
+    THRESHOLD_HELP,
     default_threshold,
     exact_set_accuracy,
     exact_set_hits,
@@ -356,8 +357,7 @@ def _num(value: float | None, width: int) -> str:
 @click.option("--device", default="auto", show_default=True)
 @click.option("--max-samples", default=None, type=click.IntRange(min=1), help="Stop after about this many samples.")
 @click.option("--threshold", default=None, type=click.FloatRange(0, 1),
-              help="Probability a type needs to count as predicted (default: 0.5 for a multi-label model's "
-                   "sigmoid, 0.25 for a single-type model's softmax).")
+              help=THRESHOLD_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the full JSON report instead of the table.")
 def command(manifests, ckpt, split, out, batch_size, workers, device, max_samples, threshold, as_json) -> None:
     """Degradation accuracy, per-type precision/recall, mixtures, confusion matrix and LQ->HQ content cosine."""

@@ -19,6 +19,8 @@ from degradations import NAMES
 # "present" when more likely than not; a softmax (single-type model) shares one unit over ten
 # types, so 0.25 lists at most three and still names both halves of an even two-way split
 DEFAULT_THRESHOLDS = {"sigmoid": 0.5, "softmax": 0.25}
+THRESHOLD_HELP = (f"Probability a type needs to count as predicted (default: {DEFAULT_THRESHOLDS['sigmoid']} for a "
+                  f"multi-label model's sigmoid, {DEFAULT_THRESHOLDS['softmax']} for a single-type model's softmax).")
 
 
 def default_threshold(kind: str) -> float:
