@@ -139,3 +139,18 @@ def console_group(doc: str, subcommands: dict[str, str], guarded: bool = False) 
         setup_logging(verbose)
 
     return group
+
+
+
+class OldSpellings(click.Option):
+    """An option whose first name is its one spelling; the other names are earlier spellings, kept
+    working and hidden from ``--help``: ``@click.option("--out", "-o", cls=OldSpellings)``. Values under
+    either name land in one parameter (``multiple=True`` gathers them in command-line order)."""
+
+    def get_help_record(self, ctx: click.Context):
+        names = self.opts
+        self.opts = names[:1]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = names
