@@ -19,7 +19,7 @@ MAX_MODULE_LINES = 350
 MAX_FUNCTION_LINES = 60
 SIZE_CHECKED = ("degradations", "pipelines", "daclip", "tests")
 # "package.module:attribute" strings name a lazy import (subcommand tables, registries of entry points).
-LAZY_REFERENCE = re.compile(r"^((?:%s)(?:\.\w+)*)(?::\w+)?$" % "|".join(LAYERS))
+LAZY_REFERENCE = re.compile(r"^((?:{layers})(?:\.\w+)*)(?::\w+)?$".format(layers="|".join(LAYERS)))
 
 
 def module_files(packages: tuple[str, ...] = LAYERS) -> dict[str, Path]:
