@@ -317,7 +317,7 @@ def test_low_light_v1_noise_is_poisson_gaussian_in_linear_light():
         "b": 1e-5,
         "seed": 3,
     }
-    lin = uint8_to_linear(D.get("low-light").apply(flat, params).lq).astype(np.float64)
+    lin = uint8_to_linear(D.replay(flat, params).lq).astype(np.float64)
     x = 0.2 * float(srgb_to_linear(np.float32(128 / 255)))
     assert lin.mean() == pytest.approx(x, rel=0.02)
     assert lin.var() == pytest.approx(params["a"] * x + params["b"], rel=0.1)
