@@ -30,7 +30,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 import degradations as D  # noqa: E402
-from degradations.legacy import low_light_v1, raindrop_v1, rainy_v1, shadowed_v1  # noqa: E402
 from degradations.raindrop import drop_population  # noqa: E402
 from degradations.realism import (  # noqa: E402
     darkening_ratio,
@@ -41,8 +40,6 @@ from degradations.realism import (  # noqa: E402
 )
 
 TYPES = ("raindrop", "shadowed", "low-light", "rainy")
-V1_SAMPLERS = {"raindrop": raindrop_v1.sample, "shadowed": shadowed_v1.sample,
-               "low-light": low_light_v1.sample, "rainy": rainy_v1.sample}
 RESIZED = {"low-light", "rainy"}  # measured at a 512-px long side (the others on the photos as bundled)
 SIDE = 512
 
@@ -50,7 +47,7 @@ SIDE = 512
 def params_for(name: str, version: int, seed: int, shape: tuple[int, ...], severity: str) -> dict:
     rng = np.random.default_rng(seed)
     if version == 1:
-        return {"name": name, "severity": severity, "version": 1, **V1_SAMPLERS[name](rng, shape, severity)}
+        return {"name": name, "severity": severity, "version": 1, **D.get(name, 1).sample(rng, shape, severity)}
     return D.sample_params(name, rng, shape, severity)
 
 

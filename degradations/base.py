@@ -1,6 +1,6 @@
 """The contract every degradation type follows, and small shared helpers.
 
-A type is a plain class with ``name``, ``ranges`` (the documented parameter ranges per
+A type is a plain class with ``name``, ``version``, ``ranges`` (the documented parameter ranges per
 severity), ``sample(rng, shape, severity) -> dict`` and ``apply(img, params) -> Result``.
 ``sample`` draws every random value (JSON scalars, plus an integer ``seed`` for large random
 fields); ``apply`` is pure and deterministic given ``params``, so a recorded params dict
@@ -36,6 +36,7 @@ DegradationResult = Result
 @runtime_checkable
 class Degradation(Protocol):
     name: str
+    version: int  # of the params it samples and replays; the registry keys types by (name, version)
     ranges: dict[str, dict[str, Any]]
 
     def sample(self, rng: np.random.Generator, shape: tuple[int, ...], severity: str) -> dict[str, Any]: ...

@@ -120,10 +120,6 @@ class LowLight:
         }
 
     def apply(self, img: np.ndarray, params: dict[str, Any]) -> Result:
-        if params.get("version", 1) == 1:
-            from .legacy import low_light_v1
-
-            return low_light_v1.apply(img, params)
         h, w = img.shape[:2]
         lit = uint8_to_linear(img) * illumination_map((h, w), params)
         rgb2cam = rgb_to_camera(params["ccm_weights"])

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from . import wild
+from .api import sample_params
 from .base import check_severity
 from .labels import MIXTURE_SEP, join_label, split_label
 
@@ -142,8 +143,6 @@ def sample_chain(rng: np.random.Generator, names: Sequence[str], shape: tuple[in
                  severity: str = "medium") -> dict[str, Any]:
     """The compose record of ``names`` applied in order (what :func:`degradations.compose` records
     for the same generator: every type keeps the image size, so steps can be drawn up front)."""
-    from . import sample_params
-
     check_severity(severity)
     return {"name": "compose", "steps": [sample_params(name, rng, shape, severity) for name in names]}
 
@@ -185,11 +184,11 @@ def task_version(task: str) -> Any:
     if task == WILD:
         return {"wild": wild.VERSION}
     if task == MIX:
-        return {name: getattr(get(name), "version", 1) for name in NAMES}
+        return {name: get(name).version for name in NAMES}
     parts = split_label(task)
     if len(parts) == 1:
-        return getattr(get(parts[0]), "version", 1)
-    return {name: getattr(get(name), "version", 1) for name in parts}
+        return get(parts[0]).version
+    return {name: get(name).version for name in parts}
 
 
 def task_seed(global_seed: int, image_id: str | int, task: str, variant: int = 0) -> int:
@@ -205,8 +204,6 @@ def task_seed(global_seed: int, image_id: str | int, task: str, variant: int = 0
 def sample_task(task: str, rng: np.random.Generator, shape: tuple[int, ...], severity: str = "medium",
                 pool: Sequence[str] = DEFAULT_POOL, sizes: tuple[int, int] = DEFAULT_SIZES) -> dict[str, Any]:
     """Full, replayable params of one sample of ``task`` (a type's own params for a single type)."""
-    from . import sample_params
-
     if task == WILD:
         return wild.sample(rng, shape)
     if task == MIX:

@@ -14,6 +14,8 @@
   ``T``/``A`` is the atmospheric-scattering term of heavy rain and snow.
 
 All functions are pure; randomness comes only through an explicit ``np.random.Generator``.
+Versions 1 and 2 of rainy and raindrop render through these functions: changing them changes how
+recorded params of both versions replay (the legacy tests pin their sha256).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Real captures (RainDrop, Qian et al. "Attentive Generative Adversarial Network f
 Removal from a Single Image", CVPR 2018: a camera focused on the scene behind a wet glass plate)
 show dozens to hundreds of drops per frame, most of them small, all out of focus: soft, slightly
 bright blobs through which a blurred, refracted view of the scene shows. Version 1 (a few large,
-sharp drops with dark rims) lives on in ``degradations.legacy.raindrop_v1``.
+sharp drops with dark rims) lives on in ``degradations.legacy.raindrop_v1``; the drop outline both
+share is :mod:`degradations.drops`.
 
 Model: ``I = J (1 - K * M) + K * (D M)``, with ``M`` the sharp drop alpha on the glass, ``D`` what
 each drop shows and ``K`` the defocus kernel of the glass plane (Halimeh & Roser, "Raindrop
@@ -49,6 +50,7 @@ import numpy as np
 
 from .base import Result, check_severity, draw, draw_int, draw_seed
 from .color import to_float
+from .drops import drop_distance
 from .particles import (
     composite,
     convolve_kernels,
@@ -92,10 +94,6 @@ class Raindrop:
         }
 
     def apply(self, img: np.ndarray, params: dict[str, Any]) -> Result:
-        if params.get("version", 1) == 1:
-            from .legacy import raindrop_v1
-
-            return raindrop_v1.apply(img, params)
         h, w = img.shape[:2]
         wh, ww = work_shape(h, w)
         unit = min(wh, ww) / REFERENCE_SIDE
@@ -169,7 +167,7 @@ def render_layer(
             continue
         u = ((np.arange(x0, x1, dtype=np.float32) + np.float32(0.5 - cx)) / np.float32(ax))[None, :]
         v = ((np.arange(y0, y1, dtype=np.float32) + np.float32(0.5 - cy)) / np.float32(ay))[:, None]
-        d = np.sqrt(u * u + v * v) if r < SMALL_DROP else _drop_distance(u, v, 0.0, drops["wobble"][i])
+        d = np.sqrt(u * u + v * v) if r < SMALL_DROP else drop_distance(u, v, 0.0, drops["wobble"][i])
         edge = np.clip((np.float32(1.0) - d) * np.float32(r) + np.float32(0.5), 0.0, 1.0)
         roi_alpha = alpha[y0:y1, x0:x1]
         wins = edge > roi_alpha
@@ -197,24 +195,3 @@ def defocus_kernel(radius: float) -> np.ndarray:
     """The aperture disk of ``radius`` px softened by a Gaussian of a quarter of it, summing to 1."""
     kernel = convolve_kernels(disk_kernel(radius), gaussian_kernel(0.25 * radius))
     return (kernel / np.float32(kernel.sum())).astype(np.float32)
-
-
-def _drop_distance(u: np.ndarray, v: np.ndarray, tail: float, wobble: np.ndarray) -> np.ndarray:
-    """Normalised distance to the drop outline (ellipse with a wobbly boundary, plus a tail blob)."""
-    rho = np.sqrt(u * u + v * v) + np.float32(1e-6)
-    c, s = u / rho, v / rho  # cos and sin of the polar angle, without trigonometric calls
-    c2, s2 = c * c - s * s, 2 * c * s  # cos 2t, sin 2t
-    c3, s3 = c * (4 * c * c - 3), s * (3 - 4 * s * s)  # cos 3t, sin 3t
-    p2, p3 = 6.2832 * wobble[2], 6.2832 * wobble[3]
-    a2, a3 = 0.08 * wobble[0], 0.06 * wobble[1]
-    boundary = (1.0 + np.float32(a2 * math.cos(p2)) * c2 - np.float32(a2 * math.sin(p2)) * s2
-                + np.float32(a3 * math.cos(p3)) * c3 - np.float32(a3 * math.sin(p3)) * s3)
-    d = rho / boundary
-    if tail > 0:
-        # a smaller blob trailing below (a drop running down the glass), merged by a smooth minimum
-        tu, tv = u / np.float32(0.6), (v - np.float32(0.9 * tail)) / np.float32(0.6)
-        d_tail = np.sqrt(tu * tu + tv * tv)
-        k = np.float32(0.25)
-        hmix = np.clip(0.5 + (d_tail - d) * (0.5 / k), 0.0, 1.0)
-        d = d_tail + (d - d_tail) * hmix - k * hmix * (1.0 - hmix)
-    return d.astype(np.float32, copy=False)

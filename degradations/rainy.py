@@ -3,7 +3,7 @@
 Real rain photos mostly show sparse, thin, faint streaks over a slightly hazy scene; dense, wide,
 bright streaks are the Rain100H look (Yang et al. 2017). Version 2 makes ``light`` and ``medium``
 fine, sparse and veiled and keeps ``heavy`` Rain100H-like (version-1 params, the old presets,
-replay through ``degradations.legacy.rainy_v1``).
+replay through ``degradations.legacy.rainy_v1``, picked by the registry).
 
 Model (Yang et al. 2017's rain model with accumulation, as in Li et al. 2019, "Heavy rain image
 restoration"): ``O = [J (1 - R) + E R] * T + A * (1 - T)``, with ``J`` the clean image in [0, 1],
@@ -22,7 +22,7 @@ view of the (mostly brighter) environment, so it tends toward a bright grey ``E`
 Rendering: each layer is sparse random seeds (values U(0.6, 1) x ``intensity``) convolved with an
 anti-aliased rotated line kernel (``cv2.line`` LINE_AA, faded at both ends, widened by a Gaussian
 of FWHM ``width``, at least a soft 1-px profile) in one ``cv2.filter2D``; the layers are
-max-combined (:func:`rain_layer`, shared with version 1). Layers share one wind direction
+max-combined (:func:`degradations.rain_streaks.rain_layer`, shared with version 1). Layers share one wind direction
 ``angle`` with a small per-layer jitter; near layers (last in the list) are wider, so longer,
 brighter and sparser; far ones denser, fainter and slightly blurred.
 
@@ -53,21 +53,8 @@ from typing import Any
 import numpy as np
 
 from .base import Result, check_severity, draw, draw_int, draw_seed, log_uniform
-from .particles import (
-    REFERENCE_SIDE,
-    composite,
-    convolve_kernels,
-    gaussian_kernel,
-    lerp,
-    line_kernel,
-    quantized_alpha,
-    render_layer,
-    resize_to,
-    work_shape,
-)
-
-WHITE = np.ones(3, np.float32)
-
+from .particles import REFERENCE_SIDE, composite, lerp, quantized_alpha
+from .rain_streaks import rain_layer
 
 MAX_LENGTH = 0.25  # of the image height: longer streaks would need exposures no camera uses in rain
 
@@ -144,36 +131,9 @@ class Rainy:
         }
 
     def apply(self, img: np.ndarray, params: dict[str, Any]) -> Result:
-        if params.get("version", 1) == 1:
-            from .legacy import rainy_v1
-
-            return rainy_v1.apply(img, params)
         h, w = img.shape[:2]
         rain = rain_layer((h, w), params["layers"], params["seed"])
         rain_u8, r = quantized_alpha(rain)
         colour = np.full(3, float(params["drop_radiance"]), np.float32)
         lq = composite(img, r, colour, float(params["veil_transmission"]), float(params["veil_airlight"]))
         return Result(lq=lq, maps={"rain": rain_u8})
-
-
-def rain_layer(shape: tuple[int, int], layers: list[dict[str, Any]], seed: int) -> np.ndarray:
-    """Max-combined streak layers in [0, 1], float32 of ``shape``."""
-    h, w = shape
-    wh, ww = work_shape(h, w)
-    unit = wh / REFERENCE_SIDE
-    rng = np.random.default_rng(seed)
-    out = np.zeros((wh, ww), np.float32)
-    for layer in layers:
-        kernel = line_kernel(max(1.0, layer["length"] * wh), layer["angle"])
-        # cross-section: the 1-px line widened by a Gaussian of FWHM ``width`` (at least a soft
-        # 1-px profile: a streak is a motion-blurred drop, never a hard aliased line)
-        width_px = layer["width"] * unit
-        sigma = max(0.45, float(np.hypot(max(width_px, 1.0) / 2.355, layer["blur"] * unit)))
-        kernel = convolve_kernels(kernel, gaussian_kernel(sigma))
-        kernel /= kernel.max()
-        intensity = float(layer["intensity"]) * min(1.0, width_px)  # sub-pixel streaks are fainter
-        density = float(layer["density"])
-        streaks = render_layer(rng, (wh, ww), density, kernel, 0.6 * intensity, intensity, unit)
-        np.maximum(out, np.minimum(streaks, np.float32(1.0)), out=out)
-    return resize_to(out, h, w).clip(0.0, 1.0)
-

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from . import wild
-from .registry import NAMES, canonical_name, get
+from .api import replay
+from .registry import NAMES, canonical_name, versions
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "MAX_TEXT_CHARS", "check_replayable", "parse_replayable", "replay_lq"]
 
@@ -80,8 +81,6 @@ def check_replayable(params: Any) -> None:
 
 def replay_lq(img: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """Check ``params``, then replay it on ``img``: the LQ image only (what a bounded child sends back)."""
-    from . import replay
-
     check_replayable(params)
     return replay(img, params).lq
 
@@ -94,7 +93,7 @@ def _check_type(record: dict[str, Any], where: str) -> None:
         full = canonical_name(name)
     except ValueError:
         raise ValueError(f"{where}: unknown degradation type {name[:40]!r}; known: {', '.join(NAMES)}") from None
-    _check_version(record, getattr(get(full), "version", 1), f"{where} ({full})")
+    _check_version(record, versions(full)[-1], f"{where} ({full})")
 
 
 def _check_version(record: dict[str, Any], newest: int, where: str) -> None:

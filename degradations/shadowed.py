@@ -5,6 +5,7 @@ a scene with and without an occluder between the sun and the surface: people, po
 boards. Their shadows are dark silhouettes of those objects with a crisp edge where the object
 touches the surface and a thin penumbra that widens away from it. This type (params ``version`` 2)
 renders that; version 1 (soft abstract blobs and bars) lives on in ``degradations.legacy.shadowed_v1``.
+What both share: :mod:`degradations.shadow_darkening` and :mod:`degradations.shadow_geometry`.
 
 Darkening (unchanged from version 1): SynShadow (Inoue & Yamasaki, TCSVT 2021),
 ``lq = matte * darken(img) + (1 - matte) * img`` in sRGB, where ``darken`` is, per channel, the line
@@ -47,11 +48,12 @@ import cv2
 import numpy as np
 
 from .base import Result, check_severity, choose, draw, draw_int, draw_seed, log_uniform
+from .shadow_darkening import PRESETS, darken_under, draw_darkening
+from .shadow_geometry import WORK_SIDE, fit_to_area, shoelace, transform_points
 from .silhouettes import SILHOUETTES
 
 KINDS: tuple[str, ...] = ("person", "pole", "plant", "hand")
 GROUNDED: frozenset[str] = frozenset({"person", "pole", "plant"})  # touch the surface at their origin
-WORK_SIDE = 512  # shapes and penumbra are rendered with at most this many pixels on the short side
 REFERENCE_SIDE = 512.0
 TEN_NINETY = 2.5631  # 10-90 % width of a Gaussian-blurred step, in sigmas (2 * 1.2816)
 LEVEL_RATIO = 1.5  # sigma ratio between neighbouring blur levels of the variable penumbra
@@ -66,26 +68,6 @@ _SHARED: dict[str, Any] = {
     "light_size": (0.0093, 0.012),
     "channel_offset": (0.05, 0.025),
 }
-
-
-# Shadow count, coverage and SynShadow darkening per severity (unchanged from version 1).
-PRESETS: dict[str, dict[str, Any]] = {
-    "light": {"count": (1, 2), "coverage": (0.05, 0.15), "x1": (0.0, 0.10), "y2": (0.55, 0.85)},
-    "medium": {"count": (1, 3), "coverage": (0.10, 0.30), "x1": (0.0, 0.20), "y2": (0.30, 0.65)},
-    "heavy": {"count": (1, 3), "coverage": (0.25, 0.40), "x1": (0.05, 0.25), "y2": (0.10, 0.35)},
-    "random": {"count": (1, 3), "coverage": (0.05, 0.40), "x1": (0.0, 0.25), "y2": (0.10, 0.90)},
-}
-
-
-def draw_darkening(rng: np.random.Generator, spec: dict[str, Any]) -> tuple[float, float, list[float], float]:
-    """SynShadow's per-channel affine darkening: ``(d_red, d_blue, x1 per channel, y2)``; red's
-    intercept above blue's (bluish shadows under skylight), slope < 1 on every channel."""
-    x1 = draw(rng, spec["x1"])
-    mean, std = spec["channel_offset"]
-    d_red, d_blue = (max(0.0, float(v)) for v in rng.normal(mean, std, size=2))
-    x1_rgb = [min(x1 + d_red, 0.5), x1, max(x1 - d_blue, 0.0)]
-    y2 = min(draw(rng, spec["y2"]), 0.98 * (1.0 - x1_rgb[0]))
-    return d_red, d_blue, x1_rgb, y2
 
 
 class Shadowed:
@@ -124,32 +106,8 @@ class Shadowed:
         }
 
     def apply(self, img: np.ndarray, params: dict[str, Any]) -> Result:
-        if params.get("version", 1) == 1:
-            from .legacy import shadowed_v1
-
-            return shadowed_v1.apply(img, params)
         return darken_under(img, render_matte(img.shape[:2], params), params)
 
-
-def darken_under(img: np.ndarray, matte: np.ndarray, params: dict[str, Any]) -> Result:
-    """SynShadow's darkening weighted by the float32 ``matte``; the ``matte`` side map as uint8."""
-    lut = darkening_lut(params["x1"], params["y2"])  # darken(v) - v per channel, 0..255 units
-    diff = cv2.LUT(img, lut)
-    out = img.astype(np.float32) + diff * matte[:, :, None]
-    np.add(out, np.float32(0.5), out=out)
-    np.clip(out, 0, 255, out=out)
-    matte8 = (matte * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
-    return Result(lq=out.astype(np.uint8), maps={"matte": matte8})
-
-
-def darkening_lut(x1: list[float], y2: float) -> np.ndarray:
-    """A 256x1x3 float32 table of ``darken(v) - v`` (0..255 units) for each RGB channel."""
-    v = np.arange(256, dtype=np.float64) / 255.0
-    columns = []
-    for x1_c in x1:
-        slope = y2 / (1.0 - x1_c)
-        columns.append(np.clip(slope * (v - x1_c), 0.0, 1.0) - v)
-    return (np.stack(columns, axis=-1) * 255.0).astype(np.float32).reshape(256, 1, 3)
 
 def render_matte(shape: tuple[int, int], params: dict[str, Any]) -> np.ndarray:
     """The float32 HxW shadow matte in [0, 1] (1 = full shadow) for recorded version 2 params."""
@@ -188,13 +146,13 @@ def _cast(
     rotation = float(shadow["rotation"]) + 90.0
     center = (shadow["center"][0] * w, shadow["center"][1] * h)
     target = shadow["area"] * h * w
-    area = sum(0.5 * abs(_shoelace(p)) for p in local)
+    area = sum(0.5 * abs(shoelace(p)) for p in local)
     base = math.sqrt(target / max(area, 1e-6))
 
     def render(factor: float) -> np.ndarray:
         mask = np.zeros(shape, np.uint8)
         for p in local:
-            pts = _transform(p * factor, center, 1.0, rotation)
+            pts = transform_points(p * factor, center, 1.0, rotation)
             cv2.fillConvexPoly(mask, np.round(pts * 16).astype(np.int32), 255, cv2.LINE_AA, shift=4)
         return mask
 
@@ -204,8 +162,8 @@ def _cast(
         factor[0] = f
         return render(f)
 
-    hard = _fit(tracked, target, base, 2.0)
-    anchor = _transform(-middle[None, :] * factor[0], center, 1.0, rotation)[0]
+    hard = fit_to_area(tracked, target, base, 2.0)
+    anchor = transform_points(-middle[None, :] * factor[0], center, 1.0, rotation)[0]
     return hard, (float(anchor[0]), float(anchor[1])), factor[0]
 
 
@@ -257,33 +215,3 @@ def _edge_width(distance, shadow: dict[str, Any], contact: float, theta: float, 
     else:  # held above the surface: about the same distance everywhere
         occluder = np.full_like(distance, float(shadow["lift"]) * height)
     return contact + theta * occluder
-
-
-def _fit(render, target_px: float, start: float, power: float) -> np.ndarray:
-    """Render with a size factor adjusted (three secant-like steps) until the visible area matches."""
-    factor = start
-    mask = render(factor)
-    for _ in range(3):
-        visible = float(cv2.countNonZero(mask))
-        if target_px <= 0 or abs(visible - target_px) <= 0.03 * target_px:
-            break
-        factor *= min(3.0, max(1.0 / 3.0, (target_px / max(visible, 1.0)) ** (1.0 / power)))
-        mask = render(factor)
-    return mask
-
-
-def _transform(points: np.ndarray, center: tuple[float, float], stretch: float, rotation: float) -> np.ndarray:
-    c, s = math.cos(math.radians(rotation)), math.sin(math.radians(rotation))
-    x, y = points[:, 0] * stretch, points[:, 1] / stretch
-    return np.stack([center[0] + c * x - s * y, center[1] + s * x + c * y], axis=1)
-
-
-def _transform(points: np.ndarray, center: tuple[float, float], stretch: float, rotation: float) -> np.ndarray:
-    c, s = math.cos(math.radians(rotation)), math.sin(math.radians(rotation))
-    x, y = points[:, 0] * stretch, points[:, 1] / stretch
-    return np.stack([center[0] + c * x - s * y, center[1] + s * x + c * y], axis=1)
-
-
-def _shoelace(points: np.ndarray) -> float:
-    x, y = points[:, 0], points[:, 1]
-    return float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))

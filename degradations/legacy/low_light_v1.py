@@ -30,6 +30,8 @@ _CODES_LINEAR = srgb_to_linear(_CODES.astype(np.float32)).astype(np.float64)  # 
 _VARIANT_SPLIT = {"linear": 0.75, "gamma": 0.25}
 _GAINS = (0.92, 1.08)
 
+VERSION = 1
+
 RANGES: dict[str, dict[str, Any]] = {
     "light": {
         "variant": _VARIANT_SPLIT, "k": (0.15, 0.3), "shot": (1e-4, 2e-3), "gains": _GAINS,
@@ -50,29 +52,35 @@ RANGES: dict[str, dict[str, Any]] = {
 }
 
 
-def sample(rng: np.random.Generator, shape: tuple[int, ...], severity: str) -> dict[str, Any]:
-    """The version-1 sampler (without ``name``/``severity``/``version``), for comparisons."""
-    spec = RANGES[check_severity(severity)]
-    variant = choose(rng, spec["variant"])
-    params: dict[str, Any] = {"variant": variant}
-    if variant == "linear":
-        params["k"] = draw(rng, spec["k"])
-    else:
-        params.update(alpha=draw(rng, spec["alpha"]), beta=draw(rng, spec["beta"]), gamma=draw(rng, spec["gamma"]))
-    params["gains"] = [float(g) for g in rng.uniform(*spec["gains"], size=3)]
-    a = log_uniform(rng, *spec["shot"])
-    params["a"] = a
-    params["b"] = float(math.exp(2.18 * math.log(a) + 1.20 + rng.normal(0.0, 0.26)))
-    params["seed"] = draw_seed(rng)
-    return params
+class LowLightV1:
+    """low-light, params version 1 (replays recorded params; samples for comparisons)."""
 
+    name = "low-light"
+    version = VERSION
+    ranges: dict[str, dict[str, Any]] = RANGES
 
-def apply(img: np.ndarray, params: dict[str, Any]) -> Result:
-    dark = cv2.LUT(img, dark_table(params))
-    rng = np.random.default_rng(int(params["seed"]))
-    std = np.sqrt(dark * np.float32(params["a"]) + np.float32(params["b"]))
-    noisy = dark + standard_normal(rng, dark.shape) * std
-    return Result(lq=linear_to_srgb8(noisy))
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...], severity: str) -> dict[str, Any]:
+        """The version-1 sampler (without ``name``/``severity``/``version``), for comparisons."""
+        spec = RANGES[check_severity(severity)]
+        variant = choose(rng, spec["variant"])
+        params: dict[str, Any] = {"variant": variant}
+        if variant == "linear":
+            params["k"] = draw(rng, spec["k"])
+        else:
+            params.update(alpha=draw(rng, spec["alpha"]), beta=draw(rng, spec["beta"]), gamma=draw(rng, spec["gamma"]))
+        params["gains"] = [float(g) for g in rng.uniform(*spec["gains"], size=3)]
+        a = log_uniform(rng, *spec["shot"])
+        params["a"] = a
+        params["b"] = float(math.exp(2.18 * math.log(a) + 1.20 + rng.normal(0.0, 0.26)))
+        params["seed"] = draw_seed(rng)
+        return params
+
+    def apply(self, img: np.ndarray, params: dict[str, Any]) -> Result:
+        dark = cv2.LUT(img, dark_table(params))
+        rng = np.random.default_rng(int(params["seed"]))
+        std = np.sqrt(dark * np.float32(params["a"]) + np.float32(params["b"]))
+        noisy = dark + standard_normal(rng, dark.shape) * std
+        return Result(lq=linear_to_srgb8(noisy))
 
 
 def dark_table(params: dict[str, Any]) -> np.ndarray:

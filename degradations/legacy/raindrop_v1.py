@@ -25,8 +25,8 @@ import numpy as np
 
 from ..base import Result, check_severity, draw, draw_int, draw_seed
 from ..color import to_float
+from ..drops import drop_distance
 from ..particles import composite, quantized_alpha, resize_to, work_shape
-from ..raindrop import _drop_distance
 
 REFERENCE_SIDE = 512.0
 # drops this large and this defocused (px at working size) are rendered at half resolution
@@ -54,45 +54,51 @@ RANGES: dict[str, dict[str, Any]] = {
 }
 
 
-def sample(rng: np.random.Generator, shape: tuple[int, ...], severity: str) -> dict[str, Any]:
-    spec = RANGES[check_severity(severity)]
-    r_lo, r_hi = spec["radius"]
-    drops = []
-    for _ in range(draw_int(rng, spec["count"])):
-        drops.append({
-            "x": draw(rng, (0.0, 1.0)),
-            "y": draw(rng, (0.0, 1.0)),
-            "radius": r_lo * (r_hi / r_lo) ** (rng.uniform() ** 1.5),  # heavy-tailed: many small
-            "aspect": draw(rng, spec["aspect"]),
-            "tail": draw(rng, spec["tail"]) if rng.uniform() < 0.5 else 0.0,
-            "zoom": draw(rng, spec["zoom"]),
-            "rim": draw(rng, spec["rim"]),
-            "highlight": draw(rng, spec["highlight"]),
-        })
-    return {"drops": drops, "defocus": draw(rng, spec["defocus"]), "seed": draw_seed(rng)}
+class RaindropV1:
+    """raindrop, params version 1 (replays recorded params; samples for comparisons)."""
 
+    name = "raindrop"
+    version = VERSION
+    ranges: dict[str, dict[str, Any]] = RANGES
 
-def apply(img: np.ndarray, params: dict[str, Any]) -> Result:
-    h, w = img.shape[:2]
-    wh, ww = work_shape(h, w)
-    work = to_float(resize_to(img, wh, ww))
-    premult, alpha = render_drops(work, params["drops"], params["defocus"], params["seed"])
-    if (wh, ww) == (h, w):  # composite only the pixels the drops touch
-        mask_u8, m = quantized_alpha(alpha)
-        idx = np.flatnonzero(mask_u8)
-        color = premult.reshape(-1, 3)[idx] / alpha.reshape(-1)[idx, None]
-        lq = img.copy()
-        flat = composite(img.reshape(-1, 3)[None, idx], m.reshape(-1)[None, idx], color[None])
-        lq.reshape(-1, 3)[idx] = flat[0]
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...], severity: str) -> dict[str, Any]:
+        spec = RANGES[check_severity(severity)]
+        r_lo, r_hi = spec["radius"]
+        drops = []
+        for _ in range(draw_int(rng, spec["count"])):
+            drops.append({
+                "x": draw(rng, (0.0, 1.0)),
+                "y": draw(rng, (0.0, 1.0)),
+                "radius": r_lo * (r_hi / r_lo) ** (rng.uniform() ** 1.5),  # heavy-tailed: many small
+                "aspect": draw(rng, spec["aspect"]),
+                "tail": draw(rng, spec["tail"]) if rng.uniform() < 0.5 else 0.0,
+                "zoom": draw(rng, spec["zoom"]),
+                "rim": draw(rng, spec["rim"]),
+                "highlight": draw(rng, spec["highlight"]),
+            })
+        return {"drops": drops, "defocus": draw(rng, spec["defocus"]), "seed": draw_seed(rng)}
+
+    def apply(self, img: np.ndarray, params: dict[str, Any]) -> Result:
+        h, w = img.shape[:2]
+        wh, ww = work_shape(h, w)
+        work = to_float(resize_to(img, wh, ww))
+        premult, alpha = render_drops(work, params["drops"], params["defocus"], params["seed"])
+        if (wh, ww) == (h, w):  # composite only the pixels the drops touch
+            mask_u8, m = quantized_alpha(alpha)
+            idx = np.flatnonzero(mask_u8)
+            color = premult.reshape(-1, 3)[idx] / alpha.reshape(-1)[idx, None]
+            lq = img.copy()
+            flat = composite(img.reshape(-1, 3)[None, idx], m.reshape(-1)[None, idx], color[None])
+            lq.reshape(-1, 3)[idx] = flat[0]
+            return Result(lq=lq, maps={"mask": mask_u8})
+        # large image: un-premultiply at working size, where there is no drop use the scene (so that
+        # resizing never blends a drop's edge with black), resize, composite
+        covered = alpha > np.float32(1e-4)
+        color = np.where(covered[:, :, None], premult / np.maximum(alpha, np.float32(1e-4))[:, :, None], work)
+        np.clip(color, 0.0, 1.0, out=color)  # linear resizing keeps it inside [0, 1]
+        mask_u8, m = quantized_alpha(resize_to(alpha, h, w))
+        lq = composite(img, m, resize_to(color, h, w))  # J (1 - M) + D M
         return Result(lq=lq, maps={"mask": mask_u8})
-    # large image: un-premultiply at working size, where there is no drop use the scene (so that
-    # resizing never blends a drop's edge with black), resize, composite
-    covered = alpha > np.float32(1e-4)
-    color = np.where(covered[:, :, None], premult / np.maximum(alpha, np.float32(1e-4))[:, :, None], work)
-    np.clip(color, 0.0, 1.0, out=color)  # linear resizing keeps it inside [0, 1]
-    mask_u8, m = quantized_alpha(resize_to(alpha, h, w))
-    lq = composite(img, m, resize_to(color, h, w))  # J (1 - M) + D M
-    return Result(lq=lq, maps={"mask": mask_u8})
 
 
 def render_drops(
@@ -147,7 +153,7 @@ class _Lens:
         """Unblurred premultiplied RGBA of the drop at pixel centres ``xs`` (cols) x ``ys`` (rows)."""
         u = ((xs.astype(np.float32) - np.float32(self.cx)) / np.float32(self.ax))[None, :]
         v = ((ys.astype(np.float32) - np.float32(self.cy)) / np.float32(self.ay))[:, None]
-        d = _drop_distance(u, v, self.tail, self.wobble)  # 1 on the boundary, <1 inside
+        d = drop_distance(u, v, self.tail, self.wobble)  # 1 on the boundary, <1 inside
         # anti-aliased edge one output pixel wide
         edge = np.clip((1.0 - d) * np.float32(self.r / edge_width) + np.float32(0.5), 0.0, 1.0)
         # lens: inverted, minified view of a patch ``zoom`` times larger; wider angles near the rim

@@ -3,7 +3,8 @@
 The renderer of ``version`` 1 params, moved here unchanged from ``degradations/shadowed.py`` when
 version 2 (silhouettes of real objects with a distance-dependent penumbra) replaced it, so that
 recorded params keep replaying bit-exact. The darkening (SynShadow's per-channel affine model)
-is shared with version 2 and imported from there.
+is shared with version 2 (:mod:`degradations.shadow_darkening`), as is the shape placement
+(:mod:`degradations.shadow_geometry`).
 
 The matte is the union of 1-3 occluders covering 5-40 % of the frame (``blob``: smooth noise on a
 Gaussian envelope, thresholded; ``polygon``: 3-10 vertices at sorted angles; ``bar``: a long thin
@@ -21,7 +22,8 @@ import cv2
 import numpy as np
 
 from ..base import Result, check_severity, choose, draw, draw_int, draw_seed
-from ..shadowed import PRESETS, WORK_SIDE, _fit, _shoelace, _transform, darken_under, draw_darkening
+from ..shadow_darkening import PRESETS, darken_under, draw_darkening
+from ..shadow_geometry import WORK_SIDE, fit_to_area, shoelace, transform_points
 
 KINDS: tuple[str, ...] = ("blob", "polygon", "bar")
 BLOB_SIDE = 128  # the smooth blob field is computed at this size, then resized
@@ -35,46 +37,52 @@ _SHARED_V1: dict[str, Any] = {
 RANGES: dict[str, dict[str, Any]] = {severity: {**preset, **_SHARED_V1} for severity, preset in PRESETS.items()}
 
 
-def sample(rng: np.random.Generator, shape: tuple[int, ...], severity: str) -> dict[str, Any]:
-    spec = RANGES[check_severity(severity)]
-    count = draw_int(rng, spec["count"])
-    coverage = draw(rng, spec["coverage"])
-    shares = rng.dirichlet(np.full(count, 2.0))
-    shadows = []
-    for share in shares:
-        kind = choose(rng, spec["kinds"])
-        shadow: dict[str, Any] = {
-            "kind": kind,
-            "center": [float(rng.uniform(0.0, 1.0)), float(rng.uniform(0.0, 1.0))],
-            "area": float(coverage * share),
-            "rotation": float(rng.uniform(0.0, 180.0)),
+class ShadowedV1:
+    """shadowed, params version 1 (replays recorded params; samples for comparisons)."""
+
+    name = "shadowed"
+    version = VERSION
+    ranges: dict[str, dict[str, Any]] = RANGES
+
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...], severity: str) -> dict[str, Any]:
+        spec = RANGES[check_severity(severity)]
+        count = draw_int(rng, spec["count"])
+        coverage = draw(rng, spec["coverage"])
+        shares = rng.dirichlet(np.full(count, 2.0))
+        shadows = []
+        for share in shares:
+            kind = choose(rng, spec["kinds"])
+            shadow: dict[str, Any] = {
+                "kind": kind,
+                "center": [float(rng.uniform(0.0, 1.0)), float(rng.uniform(0.0, 1.0))],
+                "area": float(coverage * share),
+                "rotation": float(rng.uniform(0.0, 180.0)),
+            }
+            if kind == "polygon":
+                shadow["vertices"] = int(rng.integers(3, 11))
+                shadow["stretch"] = float(math.exp(rng.uniform(0.0, math.log(3.0))))
+            elif kind == "blob":
+                shadow["stretch"] = float(math.exp(rng.uniform(0.0, math.log(2.5))))
+                shadow["detail"] = int(rng.integers(3, 9))  # noise cells across the blob
+                shadow["roughness"] = float(rng.uniform(0.2, 0.6))
+            else:
+                shadow["length"] = float(rng.uniform(0.5, 2.0))  # fraction of the image diagonal
+            shadows.append(shadow)
+        near, far = sorted(float(v) for v in rng.uniform(*spec["penumbra"], size=2))
+        d_red, d_blue, x1_rgb, y2 = draw_darkening(rng, spec)
+        return {
+            "shadows": shadows,
+            "coverage": float(coverage),
+            "penumbra": [near, far],
+            "penumbra_angle": float(rng.uniform(0.0, 360.0)),
+            "channel_offsets": [d_red, d_blue],
+            "x1": [float(v) for v in x1_rgb],
+            "y2": float(y2),
+            "seed": draw_seed(rng),
         }
-        if kind == "polygon":
-            shadow["vertices"] = int(rng.integers(3, 11))
-            shadow["stretch"] = float(math.exp(rng.uniform(0.0, math.log(3.0))))
-        elif kind == "blob":
-            shadow["stretch"] = float(math.exp(rng.uniform(0.0, math.log(2.5))))
-            shadow["detail"] = int(rng.integers(3, 9))  # noise cells across the blob
-            shadow["roughness"] = float(rng.uniform(0.2, 0.6))
-        else:
-            shadow["length"] = float(rng.uniform(0.5, 2.0))  # fraction of the image diagonal
-        shadows.append(shadow)
-    near, far = sorted(float(v) for v in rng.uniform(*spec["penumbra"], size=2))
-    d_red, d_blue, x1_rgb, y2 = draw_darkening(rng, spec)
-    return {
-        "shadows": shadows,
-        "coverage": float(coverage),
-        "penumbra": [near, far],
-        "penumbra_angle": float(rng.uniform(0.0, 360.0)),
-        "channel_offsets": [d_red, d_blue],
-        "x1": [float(v) for v in x1_rgb],
-        "y2": float(y2),
-        "seed": draw_seed(rng),
-    }
 
-
-def apply(img: np.ndarray, params: dict[str, Any]) -> Result:
-    return darken_under(img, render_matte(img.shape[:2], params), params)
+    def apply(self, img: np.ndarray, params: dict[str, Any]) -> Result:
+        return darken_under(img, render_matte(img.shape[:2], params), params)
 
 
 def render_matte(shape: tuple[int, int], params: dict[str, Any]) -> np.ndarray:
@@ -116,15 +124,15 @@ def _polygon(rng: np.random.Generator, shape: tuple[int, int], shadow: dict[str,
     unit = np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
     center = (shadow["center"][0] * w, shadow["center"][1] * h)
     target = shadow["area"] * h * w
-    base = math.sqrt(target / max(0.5 * abs(_shoelace(unit)), 1e-6))
+    base = math.sqrt(target / max(0.5 * abs(shoelace(unit)), 1e-6))
 
     def render(factor: float) -> np.ndarray:
-        pts = _transform(unit * factor, center, shadow["stretch"], shadow["rotation"])
+        pts = transform_points(unit * factor, center, shadow["stretch"], shadow["rotation"])
         mask = np.zeros(shape, np.uint8)
         cv2.fillPoly(mask, [np.round(pts * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
         return mask
 
-    return _fit(render, target, base, 2.0).astype(np.float32) / 255.0
+    return fit_to_area(render, target, base, 2.0).astype(np.float32) / 255.0
 
 
 def _bar(rng: np.random.Generator, shape: tuple[int, int], shadow: dict[str, Any]) -> np.ndarray:
@@ -136,12 +144,12 @@ def _bar(rng: np.random.Generator, shape: tuple[int, int], shadow: dict[str, Any
     unit = np.array([[-0.5, -0.5], [0.5, -0.5 * taper], [0.5, 0.5 * taper], [-0.5, 0.5]])
 
     def render(width: float) -> np.ndarray:
-        pts = _transform(unit * np.array([length, max(width, 1.0)]), center, 1.0, shadow["rotation"])
+        pts = transform_points(unit * np.array([length, max(width, 1.0)]), center, 1.0, shadow["rotation"])
         mask = np.zeros(shape, np.uint8)
         cv2.fillPoly(mask, [np.round(pts * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
         return mask
 
-    return _fit(render, target, target / length, 1.0).astype(np.float32) / 255.0
+    return fit_to_area(render, target, target / length, 1.0).astype(np.float32) / 255.0
 
 
 def _blob(rng: np.random.Generator, shape: tuple[int, int], shadow: dict[str, Any]) -> np.ndarray:
