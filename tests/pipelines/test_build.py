@@ -10,15 +10,18 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipelines.build import DISTRIBUTORS, BuildOptions, BuildPlan, build, get_distributor, manifest_stem
+from pipelines.build.driver import build
+from pipelines.build.job import ShardJob, ShardStats
+from pipelines.build.plan import BuildOptions, BuildPlan, manifest_stem
+from pipelines.build.resume import ConfigMismatch
+from pipelines.build.rows import base_row
+from pipelines.build.sources import Source
+from pipelines.build.writers import Sample, TarShardWriter
 from pipelines.cli import cli
-from pipelines.job import Progress, ShardJob, ShardStats
-from pipelines.manifest import make_key, read_manifest, sha256_hex, shard_stem
-from pipelines.rows import base_row
-from pipelines.shards import ConfigMismatch
-from pipelines.sources import Source
-from pipelines.synthesize import synthesize
-from pipelines.writers import Sample, TarShardWriter
+from pipelines.distribute.progress import Progress
+from pipelines.distribute.registry import DISTRIBUTORS, get_distributor
+from pipelines.manifest.schema import make_key, read_manifest, sha256_hex, shard_stem
+from pipelines.synthesize.command import synthesize
 from tests.pipelines.small_dataset import config
 from tests.pipelines.test_ingest import make_tree
 
@@ -107,8 +110,8 @@ def test_manifest_stem_names_kind_and_part():
 
 def test_progress_counts_every_planned_sample(tmp_path, inputs):
     seen, planned = [], []  # (the 2-worker path is checked in test_synthesize)
-    synthesize(config(tasks=("noisy",)), input=inputs, out=tmp_path / "d", manifests=tmp_path / "m",
-               workers=1, on_progress=seen.append, on_plan=lambda total, shards: planned.append(total))
+    synthesize(config(tasks=("noisy",)), BuildOptions(out=tmp_path / "d", manifests=tmp_path / "m", workers=1),
+               input=inputs, on_progress=seen.append, on_plan=lambda total, shards: planned.append(total))
     assert planned == [22] and sum(seen) == 22  # 11 files x 2 variants, the broken one included
 
 

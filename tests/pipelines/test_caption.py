@@ -16,16 +16,13 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from pipelines.caption import (
-    CaptionConfig,
-    Captioner,
-    caption_manifests,
-    list_manifests,
-    load_captions,
-    plan_images,
-)
+from pipelines.caption.blip import Captioner
+from pipelines.caption.config import CaptionConfig, CaptionRuntime
+from pipelines.caption.plan import list_manifests, plan_images
+from pipelines.caption.run import caption_manifests
+from pipelines.caption.store import load_captions
 from pipelines.cli import cli
-from pipelines.manifest import read_manifest
+from pipelines.manifest.schema import read_manifest
 from tests.pipelines.hostile import error_lines, pixel_bomb_png, rewrite_tar, run_measured
 from tests.pipelines.tiny_blip import build_tiny_blip
 
@@ -146,7 +143,7 @@ def test_batched_greedy_equals_unbatched(dataset, captioner):
 
 
 def test_prompt_is_conditional_prefix(blip_dir, photos):
-    from pipelines.caption import GenerationSettings
+    from pipelines.caption.blip import GenerationSettings
 
     prompted = Captioner.load(
         str(blip_dir), device="cpu", generation=GenerationSettings(max_new_tokens=6, prompt="a picture of")
@@ -160,16 +157,16 @@ def test_prompt_is_conditional_prefix(blip_dir, photos):
 def test_killed_run_resumes_captioning_only_missing_rows(dataset, captioner, tmp_path):
     reference = tmp_path / "reference"
     shutil.copytree(dataset.parent, reference)
-    caption_manifests(reference / "manifests", CaptionConfig(workers=0), captioner=captioner)
+    caption_manifests(reference / "manifests", runtime=CaptionRuntime(workers=0), captioner=captioner)
     full = load_captions(reference / "manifests")
 
-    config = CaptionConfig(batch_size=3, workers=0, flush_seconds=0)
+    runtime = CaptionRuntime(batch_size=3, workers=0, flush_seconds=0)
     with pytest.raises(KeyboardInterrupt):
-        caption_manifests(dataset, config, captioner=CountingCaptioner(captioner, die_after_batches=1))
+        caption_manifests(dataset, runtime=runtime, captioner=CountingCaptioner(captioner, die_after_batches=1))
     assert len(load_captions(dataset)) == 3  # the first batch survived the kill
 
     spy = CountingCaptioner(captioner)
-    second = caption_manifests(dataset, config, captioner=spy)
+    second = caption_manifests(dataset, runtime=runtime, captioner=spy)
     assert spy.seen == 1 and second.captioned == 1 and second.already_captioned == 3
     pd.testing.assert_frame_equal(load_captions(dataset), full)
     assert (_ok_rows(dataset)["caption"] == _ok_rows(reference / "manifests")["caption"]).all()
@@ -182,14 +179,15 @@ def test_killed_run_resumes_captioning_only_missing_rows(dataset, captioner, tmp
 def test_parts_then_merge_equal_one_run(dataset, captioner, tmp_path):
     whole = tmp_path / "whole"
     shutil.copytree(dataset.parent, whole)
-    caption_manifests(whole / "manifests", CaptionConfig(workers=0), captioner=captioner)
+    caption_manifests(whole / "manifests", runtime=CaptionRuntime(workers=0), captioner=captioner)
     for index in range(2):
-        report = caption_manifests(dataset, CaptionConfig(workers=0, part=(index, 2)), captioner=captioner)
+        report = caption_manifests(dataset, CaptionConfig(part=(index, 2)), CaptionRuntime(workers=0),
+                                   captioner=captioner)
         assert report.manifests_updated == 0
     assert not (dataset / "captions.parquet").exists()
     assert _ok_rows(dataset)["caption"].isna().all()
     spy = CountingCaptioner(captioner)
-    caption_manifests(dataset, CaptionConfig(workers=0), captioner=spy)  # folds the parts, joins
+    caption_manifests(dataset, runtime=CaptionRuntime(workers=0), captioner=spy)  # folds the parts, joins
     assert spy.seen == 0
     assert sorted(p.name for p in dataset.glob("captions*")) == ["captions.parquet"]
     pd.testing.assert_frame_equal(load_captions(dataset), load_captions(whole / "manifests"))
@@ -198,7 +196,7 @@ def test_parts_then_merge_equal_one_run(dataset, captioner, tmp_path):
 
 def test_empty_output_is_an_error_not_a_caption(dataset, captioner):
     spy = CountingCaptioner(captioner, empty_for=0)
-    report = caption_manifests(dataset, CaptionConfig(batch_size=8, workers=0), captioner=spy)
+    report = caption_manifests(dataset, runtime=CaptionRuntime(batch_size=8, workers=0), captioner=spy)
     assert report.errors == 1 and report.captioned == 3
     store = load_captions(dataset)
     bad = store[store["caption"].isna()]
@@ -206,7 +204,7 @@ def test_empty_output_is_an_error_not_a_caption(dataset, captioner):
     assert _ok_rows(dataset)["caption"].notna().sum() == 12
     # the rerun retries the failed image only
     spy = CountingCaptioner(captioner)
-    report = caption_manifests(dataset, CaptionConfig(workers=0), captioner=spy)
+    report = caption_manifests(dataset, runtime=CaptionRuntime(workers=0), captioner=spy)
     assert spy.seen == 1 and report.errors == 0
     assert load_captions(dataset)["caption"].notna().all()
 
@@ -217,7 +215,7 @@ def test_unreadable_hq_member_is_an_error_row(dataset, captioner):
     with open(broken.shard_path, "r+b") as handle:  # garble the PNG signature of the member that is read
         handle.seek(broken.offset)
         handle.write(b"\0" * 16)
-    report = caption_manifests(dataset, CaptionConfig(batch_size=8, workers=0), captioner=captioner)
+    report = caption_manifests(dataset, runtime=CaptionRuntime(batch_size=8, workers=0), captioner=captioner)
     assert report.errors == 1 and report.captioned == 3
     store = load_captions(dataset).set_index("hq_sha256")
     assert store.loc[broken.hq_sha256, "error"].startswith("cannot decode")
@@ -325,7 +323,7 @@ def test_model_source_resolver(tmp_path, blip_dir):
 DECODE_ONE = """
 import json, sys
 import numpy as np
-from pipelines.captioner import ImageRef, ShardImages
+from pipelines.caption.blip import ImageRef, ShardImages
 ref = ImageRef(*json.loads(sys.argv[1]))
 as_float = lambda images, return_tensors: {"pixel_values": [np.asarray(images[0], dtype=np.float32)]}  # as BLIP's
 _, pixels, error = ShardImages((ref,), as_float)[0]
@@ -343,7 +341,7 @@ def test_pixel_bomb_member_is_an_error_row_with_bounded_memory(dataset, captione
     decoded = {**json.loads(run["stdout"]), "rss_mb": run["rss_mb"]}
     assert "too many pixels: 12000x12000" in decoded["error"]
     assert decoded["rss_mb"] < 400, decoded  # decoding it would take over 2 GB (RGB, then float32)
-    report = caption_manifests(dataset, CaptionConfig(batch_size=8, workers=0), captioner=captioner)
+    report = caption_manifests(dataset, runtime=CaptionRuntime(batch_size=8, workers=0), captioner=captioner)
     assert report.errors == 1 and report.captioned == 3
     assert "too many pixels" in load_captions(dataset).set_index("hq_sha256").loc[ref.hq_sha256, "error"]
 

@@ -9,8 +9,7 @@ import pytest
 
 
 def test_part_parsing_and_slurm_environment():
-    from pipelines.distribute import slurm_part
-    from pipelines.sources import in_part, parse_part
+    from pipelines.distribute.parts import in_part, parse_part, slurm_part
 
     assert parse_part("1/3") == (1, 3) and parse_part(None) == (0, 1)
     for bad in ("3/3", "a/b", "1-3", "0/0"):
@@ -28,7 +27,7 @@ def _dies_on_one(spec: int, progress: Callable[[int], None]) -> int:
 
 
 def test_a_dead_worker_fails_the_run_instead_of_hanging():
-    from pipelines.distribute import WorkerDied, run_local
+    from pipelines.distribute.local import WorkerDied, run_local
 
     with pytest.raises(WorkerDied, match="worker process died"):
         list(run_local(_dies_on_one, [0, 1, 2, 3], processes=2))

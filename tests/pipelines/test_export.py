@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from pipelines.cli import cli
 from pipelines.common.files import UnsafePathError
-from pipelines.export import _targets
-from pipelines.manifest import read_manifest
+from pipelines.manifest.schema import read_manifest
+from pipelines.tools.export import _targets
 from tests.pipelines.hostile import (
     edit_manifest,
     error_lines,

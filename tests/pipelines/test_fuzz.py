@@ -8,8 +8,8 @@ import json
 import shutil
 import sys
 
-from pipelines.caption_store import join_captions
-from pipelines.manifest import read_manifest
+from pipelines.caption.store import join_captions
+from pipelines.manifest.schema import read_manifest
 from tests.pipelines.hostile import run_measured
 
 CASES = 30
@@ -18,7 +18,7 @@ CHILD = """
 import json, random, shutil, signal, sys
 from pathlib import Path
 from click.testing import CliRunner
-from pipelines.caption import Captioner
+from pipelines.caption.blip import Captioner
 from pipelines.cli import cli
 from tests.pipelines.tiny_blip import build_tiny_blip
 

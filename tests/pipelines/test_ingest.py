@@ -13,9 +13,9 @@ from PIL import Image
 
 import degradations
 from pipelines.cli import cli
-from pipelines.manifest import COLUMNS, read_manifest
-from pipelines.merge import merge
-from pipelines.verify import verify_manifest
+from pipelines.manifest.schema import COLUMNS, read_manifest
+from pipelines.tools.merge import merge
+from pipelines.tools.verify import verify_manifest
 
 
 def _save(path: Path, img: np.ndarray) -> None:

@@ -16,8 +16,8 @@ from PIL import Image
 
 import degradations
 from pipelines.cli import cli
-from pipelines.manifest import assign_split, make_key, read_manifest, task_from_slug
-from pipelines.validate import ManifestError
+from pipelines.manifest.schema import assign_split, make_key, read_manifest, task_from_slug
+from pipelines.manifest.validate import ManifestError
 from tests.pipelines.hostile import edit_manifest
 from tests.pipelines.tiny_blip import build_tiny_blip
 

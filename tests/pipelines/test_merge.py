@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from pipelines.build.plan import BuildOptions
 from pipelines.cli import cli
-from pipelines.manifest import COLUMNS, read_manifest
-from pipelines.merge import merge
-from pipelines.synthesize import synthesize
-from pipelines.validate import ManifestError
-from pipelines.verify import verify_manifest
+from pipelines.manifest.schema import COLUMNS, read_manifest
+from pipelines.manifest.validate import ManifestError
+from pipelines.synthesize.command import synthesize
+from pipelines.tools.merge import merge
+from pipelines.tools.verify import verify_manifest
 from tests.pipelines.hostile import error_lines
 from tests.pipelines.small_dataset import TASKS, config
 
@@ -45,9 +46,9 @@ def test_merge_combines_tasks_and_splits(dataset, tmp_path):
 
 def test_merge_balance_equalises_per_degradation(tmp_path, inputs):
     root = tmp_path / "unbalanced"
-    synthesize(config(tasks=("noisy",), variants=2), input=inputs, out=root / "data", manifests=root / "manifests")
-    synthesize(config(tasks=("jpeg-compressed",), variants=1), input=inputs, out=root / "data",
-               manifests=root / "manifests")
+    options = BuildOptions(out=root / "data", manifests=root / "manifests")
+    synthesize(config(tasks=("noisy",), variants=2), options, input=inputs)
+    synthesize(config(tasks=("jpeg-compressed",), variants=1), options, input=inputs)
     paths = [root / "manifests/noisy.parquet", root / "manifests/jpeg-compressed.parquet"]
     report = merge(paths, train=root / "train.parquet", val=root / "val.parquet", balance_counts=True)
     for name in ("train", "val"):

@@ -20,11 +20,11 @@ import degradations as D
 from degradations import mixtures as M
 from degradations.labels import split_label
 from pipelines.cli import cli
-from pipelines.export import export_csv
-from pipelines.manifest import SCHEMA_VERSION, read_manifest
-from pipelines.merge import merge
-from pipelines.stats import dataset_stats, task_manifests
-from pipelines.verify import verify_manifest
+from pipelines.manifest.schema import SCHEMA_VERSION, read_manifest
+from pipelines.tools.export import export_csv
+from pipelines.tools.merge import merge
+from pipelines.tools.stats import dataset_stats, task_manifests
+from pipelines.tools.verify import verify_manifest
 from tests.pipelines.hostile import edit_manifest
 
 MIX_TASKS = ["--task", "lowlight+haze+rain", "--task", "mix", "--task", "wild", "--task", "cdd11"]

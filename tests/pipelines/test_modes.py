@@ -13,9 +13,9 @@ import os, sys
 os.umask(0o022)
 from pathlib import Path
 from click.testing import CliRunner
-from pipelines.caption_store import join_captions
+from pipelines.caption.store import join_captions
 from pipelines.cli import cli
-from pipelines.manifest import read_manifest
+from pipelines.manifest.schema import read_manifest
 root, photos = Path(sys.argv[1]), Path(sys.argv[2])
 stale = root / "data/noisy/.sizes.json.dead.tmp"
 stale.parent.mkdir(parents=True)

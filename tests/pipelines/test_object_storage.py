@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from pipelines.synthesize import synthesize
+from pipelines.build.plan import BuildOptions
+from pipelines.synthesize.command import synthesize
 from tests.pipelines.conftest import BUCKET
 from tests.pipelines.small_dataset import config
 from tests.pipelines.test_ray import TIMING, snapshot
@@ -45,7 +46,7 @@ def test_synthesize_to_s3_is_byte_identical_then_verify_and_stats_read_it(s3, da
     from pipelines.cli import cli
 
     url = f"s3://{BUCKET}/run"
-    report = synthesize(config(), input=inputs, out=f"{url}/data", manifests=f"{url}/manifests")
+    report = synthesize(config(), BuildOptions(out=f"{url}/data", manifests=f"{url}/manifests"), input=inputs)
     assert report.manifests and all(m.startswith(f"{url}/manifests/") for m in report.manifests)
     ours, local = remote_snapshot(s3, "run"), snapshot(dataset)
     assert sorted(ours) == sorted(local) and any(k.endswith(".tar") for k in ours)
@@ -59,7 +60,7 @@ def test_synthesize_to_s3_is_byte_identical_then_verify_and_stats_read_it(s3, da
     assert result.exit_code == 0, result.output
     assert "missing" not in result.output
 
-    from pipelines.stats import dataset_stats
+    from pipelines.tools.stats import dataset_stats
 
     stats = dataset_stats([f"{url}/manifests/noisy.parquet"])
     assert stats["tasks"]["noisy"]["missing_shards"] == 0 and stats["totals"]["shard_bytes"] > 0
@@ -76,7 +77,7 @@ def test_synthesize_to_s3_is_byte_identical_then_verify_and_stats_read_it(s3, da
 
 
 def test_a_run_killed_mid_upload_resumes_to_the_same_objects(s3, dataset, inputs, monkeypatch):
-    from pipelines import staging
+    from pipelines.build import staging
 
     url = f"s3://{BUCKET}/killed"
     real = staging.remote.put_file
@@ -90,13 +91,13 @@ def test_a_run_killed_mid_upload_resumes_to_the_same_objects(s3, dataset, inputs
 
     monkeypatch.setattr(staging.remote, "put_file", dying_put)
     with pytest.raises(ConnectionError):
-        synthesize(config(), input=inputs, out=f"{url}/data", manifests=f"{url}/manifests")
+        synthesize(config(), BuildOptions(out=f"{url}/data", manifests=f"{url}/manifests"), input=inputs)
     monkeypatch.setattr(staging.remote, "put_file", real)
     half = remote_snapshot(s3, "killed")
     markers = [k for k in half if k.endswith("_stats.json")]
     assert len(markers) == 1 and not any(k.startswith("manifests/") for k in half)
 
-    report = synthesize(config(), input=inputs, out=f"{url}/data", manifests=f"{url}/manifests")
+    report = synthesize(config(), BuildOptions(out=f"{url}/data", manifests=f"{url}/manifests"), input=inputs)
     assert report.shards_skipped == 1
     ours, local = remote_snapshot(s3, "killed"), snapshot(dataset)
     assert sorted(ours) == sorted(local)
@@ -180,12 +181,12 @@ def content(root) -> dict[str, object]:
 
 
 def test_synthesize_input_on_s3_gives_the_local_output_but_the_source_strings(s3, dataset, inputs, tmp_path):
-    from pipelines.sources import list_sources
+    from pipelines.build.sources import list_sources
 
     url = upload_folder(s3, inputs, "photos")
     s3.pipe_file(f"{BUCKET}/photos/.hidden.png", b"x")
     s3.pipe_file(f"{BUCKET}/photos/notes.txt", b"not an image")
-    report = synthesize(config(), input=f"{url}/", out=tmp_path / "data", manifests=tmp_path / "manifests")
+    report = synthesize(config(), BuildOptions(out=tmp_path / "data", manifests=tmp_path / "manifests"), input=f"{url}/")
     assert report.n_listed == len(list(inputs.iterdir()))
     assert content(tmp_path) == content(dataset)
     rows = pd.read_parquet(tmp_path / "manifests/noisy.parquet")
@@ -253,19 +254,20 @@ def test_ingest_root_on_s3_gives_the_local_output_but_the_source_strings(s3, pho
 def test_caption_on_s3_equals_local_captions(s3, dataset, tmp_path):
     import shutil
 
-    from pipelines.caption import CaptionConfig, caption_manifests
+    from pipelines.caption.config import CaptionConfig, CaptionRuntime
+    from pipelines.caption.run import caption_manifests
     from tests.pipelines.tiny_blip import build_tiny_blip
 
     blip = build_tiny_blip(tmp_path / "blip", image_size=32)
-    cfg = CaptionConfig(model=str(blip), device="cpu", batch_size=2, workers=0)
+    cfg, runtime = CaptionConfig(model=str(blip)), CaptionRuntime(device="cpu", batch_size=2, workers=0)
     shutil.copytree(dataset, tmp_path / "local")
-    local = caption_manifests(tmp_path / "local/manifests", cfg)
+    local = caption_manifests(tmp_path / "local/manifests", cfg, runtime)
     url = upload_folder(s3, dataset, "captioned")
-    ours = caption_manifests(f"{url}/manifests", cfg)
+    ours = caption_manifests(f"{url}/manifests", cfg, runtime)
     assert ours.captioned == local.captioned > 4 and ours.errors == 0
     assert ours.store == f"{url}/manifests/captions.parquet"
     assert remote_snapshot(s3, "captioned") == snapshot(tmp_path / "local")
-    again = caption_manifests(f"{url}/manifests", cfg)  # a rerun finds every caption in the store
+    again = caption_manifests(f"{url}/manifests", cfg, runtime)  # a rerun finds every caption in the store
     assert again.captioned == 0 and again.already_captioned == local.captioned
 
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from pipelines.cli import cli
-from pipelines.manifest import read_manifest
+from pipelines.manifest.schema import read_manifest
 from tests.pipelines.hostile import deadline
 
 

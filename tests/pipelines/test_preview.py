@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 import degradations as D
 from pipelines.cli import cli
-from pipelines.preview import COLUMNS, cell_size, layout_for, resolve_tasks
+from pipelines.tools.preview import COLUMNS, cell_size, layout_for, resolve_tasks
 
 TASKS = ("noise", "jpeg-compressed", "shadow", "inpaint")
 

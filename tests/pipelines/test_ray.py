@@ -14,10 +14,12 @@ from pathlib import Path
 import pandas as pd
 from click.testing import CliRunner
 
-from pipelines.caption_ray import CaptionActor
+from pipelines.build.job import Work, run_work
+from pipelines.build.plan import BuildOptions
+from pipelines.caption.ray import CaptionActor
 from pipelines.cli import cli
-from pipelines.job import Progress, Work, run_work
-from pipelines.synthesize import synthesize
+from pipelines.distribute.progress import Progress
+from pipelines.synthesize.command import synthesize
 from tests.pipelines.small_dataset import config
 
 TIMING = ("run", "duration", "start_time", "end_time")  # when and how a file was made, not what it holds
@@ -37,8 +39,9 @@ def snapshot(root: Path) -> dict[str, bytes | dict]:
 
 def test_synthesize_over_ray_is_byte_identical(ray_address, dataset, inputs, tmp_path):
     ray_run = tmp_path / "ray"
-    report = synthesize(config(), input=inputs, out=ray_run / "data", manifests=ray_run / "manifests",
-                        distributor="ray", distributor_options={"address": ray_address})
+    report = synthesize(config(), BuildOptions(out=ray_run / "data", manifests=ray_run / "manifests",
+                                               distributor="ray", distributor_options={"address": ray_address}),
+                        input=inputs)
     assert report.shards_written > 2
     ours, local = snapshot(ray_run), snapshot(dataset)
     assert sorted(ours) == sorted(local) and any(k.endswith(".tar") for k in ours)
@@ -81,13 +84,14 @@ class DieOnce:
 
 
 def test_a_killed_ray_worker_is_retried_and_loses_nothing(ray_address, dataset, inputs, tmp_path, monkeypatch):
-    import pipelines.build
+    import pipelines.build.driver
 
     marker = tmp_path / "died"
-    monkeypatch.setattr(pipelines.build, "run_work", DieOnce(str(marker), shard_id=1))
+    monkeypatch.setattr(pipelines.build.driver, "run_work", DieOnce(str(marker), shard_id=1))
     done: list[int] = []
-    synthesize(config(), input=inputs, out=tmp_path / "ray/data", manifests=tmp_path / "ray/manifests",
-               distributor="ray", distributor_options={"address": ray_address}, on_progress=done.append)
+    synthesize(config(), BuildOptions(out=tmp_path / "ray/data", manifests=tmp_path / "ray/manifests",
+                                      distributor="ray", distributor_options={"address": ray_address}),
+               input=inputs, on_progress=done.append)
     assert marker.exists()  # the worker did die
     assert snapshot(tmp_path / "ray") == snapshot(dataset)
     rows = sum(len(pd.read_parquet(p)) for p in (dataset / "manifests").glob("*.parquet"))
@@ -109,8 +113,8 @@ def test_synthesize_over_ray_to_s3_is_byte_identical(ray_address, s3_env, s3, da
     from tests.pipelines.test_object_storage import remote_snapshot
 
     url = f"s3://{BUCKET}/ray"  # the workers upload their shards themselves, the driver the manifests
-    report = synthesize(config(), input=inputs, out=f"{url}/data", manifests=f"{url}/manifests",
-                        distributor="ray", distributor_options={"address": ray_address})
+    report = synthesize(config(), BuildOptions(out=f"{url}/data", manifests=f"{url}/manifests", distributor="ray",
+                                               distributor_options={"address": ray_address}), input=inputs)
     assert report.shards_written > 2
     ours, local = remote_snapshot(s3, "ray"), snapshot(dataset)
     assert sorted(ours) == sorted(local)
@@ -137,8 +141,9 @@ class DieOnceActor(CaptionActor):
 def test_caption_over_ray_equals_local_also_when_an_actor_dies(ray_address, dataset, tmp_path, monkeypatch):
     import shutil
 
-    from pipelines import caption_ray
-    from pipelines.caption import CaptionConfig, caption_manifests
+    from pipelines.caption import ray as caption_ray
+    from pipelines.caption.config import CaptionConfig, CaptionRuntime
+    from pipelines.caption.run import caption_manifests
     from tests.pipelines.tiny_blip import build_tiny_blip
 
     blip = build_tiny_blip(tmp_path / "blip", image_size=32)
@@ -148,8 +153,8 @@ def test_caption_over_ray_equals_local_also_when_an_actor_dies(ray_address, data
         extra = {"distributor": "ray", "ray_address": ray_address, "actors": 1} if name == "dying" else {}
         if name == "dying":
             monkeypatch.setattr(caption_ray, "CaptionActor", DieOnceActor)
-        cfg = CaptionConfig(model=str(blip), device="cpu", batch_size=2, workers=0, **extra)
-        report = caption_manifests(tmp_path / name / "manifests", cfg)
+        runtime = CaptionRuntime(device="cpu", batch_size=2, workers=0, **extra)
+        report = caption_manifests(tmp_path / name / "manifests", CaptionConfig(model=str(blip)), runtime)
         assert report.captioned > 4 and report.errors == 0
         runs[name] = snapshot(tmp_path / name)
     assert (tmp_path / "actor-died").exists()  # the actor did die

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from pipelines.cli import cli
-from pipelines.manifest import read_manifest
+from pipelines.manifest.schema import read_manifest
 from tests.pipelines.common.test_locks import hold
 from tests.pipelines.hostile import deadline, error_lines
 

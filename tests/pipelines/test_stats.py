@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import cli
-from pipelines.stats import dataset_stats
+from pipelines.tools.stats import dataset_stats
 
 
 def test_stats_counts_and_json(dataset, tmp_path):
@@ -30,6 +30,6 @@ def test_stats_counts_and_json(dataset, tmp_path):
                                               ("rain", False), ("rainy--rainy", False), ("train", False)])
 def test_task_manifests_are_told_by_their_stem(stem, listed):
     """Every label a build writes is listed (an ingested folder's mixture as named, even an excluded pair)."""
-    from pipelines.stats import is_task_stem
+    from pipelines.tools.stats import is_task_stem
 
     assert is_task_stem(stem) is listed

@@ -22,11 +22,13 @@ from click.testing import CliRunner
 from PIL import Image
 
 import degradations
+from pipelines.build.plan import BuildOptions
+from pipelines.build.resume import ConfigMismatch
 from pipelines.cli import cli
 from pipelines.common.images import decode_rgb
-from pipelines.manifest import read_manifest
-from pipelines.synthesize import ConfigMismatch, synthesize
-from pipelines.worker import SynthConfig
+from pipelines.manifest.schema import read_manifest
+from pipelines.synthesize.command import synthesize
+from pipelines.synthesize.worker import SynthConfig
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = ("noisy", "jpeg-compressed")
@@ -67,7 +69,9 @@ def run(root: Path, inputs: Path, workers: int = 1, **kw):
                          shard_size=kw.pop("shard_size", 4), max_side=kw.pop("max_side", 64),
                          val_fraction=kw.pop("val_fraction", 0.3), **{k: kw.pop(k) for k in list(kw)
                                                                        if k in ("max_pixels", "crop")})
-    return synthesize(config, input=inputs, out=root / "data", manifests=root / "manifests", workers=workers, **kw)
+    options = BuildOptions(out=root / "data", manifests=root / "manifests", workers=workers,
+                           overwrite=kw.pop("overwrite", False))
+    return synthesize(config, options, input=inputs, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -324,6 +328,6 @@ def test_same_pixels_in_different_files_keep_keys_unique(tmp_path, photos):
     assert frame["key"].is_unique and len(frame) == 3
     dup = frame[frame["status"] == "error"]
     assert len(dup) == 1 and "same HQ pixels as" in dup["error_message"].iloc[0]
-    from pipelines.verify import verify_manifest
+    from pipelines.tools.verify import verify_manifest
 
     assert verify_manifest(manifest).ok

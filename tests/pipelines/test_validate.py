@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import cli
-from pipelines.manifest import read_manifest
-from pipelines.validate import ManifestError
+from pipelines.manifest.schema import read_manifest
+from pipelines.manifest.validate import ManifestError
 from tests.pipelines.hostile import edit_manifest, error_lines
 
 

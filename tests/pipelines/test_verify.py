@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from pipelines.cli import cli
-from pipelines.verify import verify_manifest
+from pipelines.tools.verify import verify_manifest
 from tests.pipelines.hostile import pixel_bomb_png, regular_member, rewrite_tar, run_cli, sparse_member
 from tests.pipelines.small_dataset import fresh_copy
 
