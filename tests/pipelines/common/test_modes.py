@@ -23,16 +23,16 @@ stale.write_text("left by a killed run")
 def run(*args):
     result = CliRunner().invoke(cli, [str(a) for a in args])
     assert result.exit_code == 0, result.output
-run("synthesize", "--task", "noisy", "--input", photos, "--out", root / "data", "--manifests", root / "m",
+run("synthesize", "--task", "noisy", "--input", photos, "--out", root / "data", "--manifest-dir", root / "m",
     "--val-fraction", "0.5")
 assert not stale.exists()
 run("merge", root / "m/noisy.parquet", "--train", root / "m/train.parquet", "--val", root / "m/val.parquet")
-run("stats", root / "m/noisy.parquet", "--json", root / "stats.json")
+run("stats", root / "m/noisy.parquet", "--out", root / "stats.json")
 frame = read_manifest(root / "m/noisy.parquet")
 join_captions([root / "m/noisy.parquet"], {h: "a photo" for h in frame["hq_sha256"]})
 run("export-csv", "--manifest", root / "m/noisy.parquet", "--out", root / "csv/train.csv", "--image-root",
     root / "images", "--with-gt")
-run("degrade", "--task", "noise", "-o", root / "deg/lq.png", "--maps")
+run("degrade", "--task", "noise", "--out", root / "deg/lq.png", "--maps")
 """
 
 

@@ -79,7 +79,7 @@ def test_every_manifest_reader_fails_with_one_line(bad_manifests, tmp_path, case
         "export-csv": ["export-csv", "--manifest", path, "--out", str(tmp_path / "x.csv"), "--image-root",
                        str(tmp_path / "img")],
         "merge": ["merge", path, "--train", str(tmp_path / "t.parquet"), "--val", str(tmp_path / "v.parquet")],
-        "caption": ["caption", "--manifests", str(tmp_path), "--manifest", path, "--captions-file", path],
+        "caption": ["caption", "--manifest-dir", str(tmp_path), "--manifest", path, "--captions-file", path],
     }
     for name, args in commands.items():
         result = CliRunner().invoke(cli, args)

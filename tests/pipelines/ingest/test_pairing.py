@@ -27,11 +27,11 @@ def test_ingest_skips_special_files_and_outside_symlinks(tmp_path, photos):
     os.mkfifo(lq / "fifo.png")
     (lq / ".hidden.png").write_bytes(b"")
     (gt / "c.png").symlink_to(tmp_path / "secret.png")
-    args = ["ingest", "--root", str(root), "--out", str(tmp_path / "data"), "--manifests", str(tmp_path / "m")]
+    args = ["ingest", "--root", str(root), "--out", str(tmp_path / "data"), "--manifest-dir", str(tmp_path / "m")]
     with deadline(30):
         result = CliRunner().invoke(cli, args)
         followed = CliRunner().invoke(cli, [*args, "--follow-symlinks", "--out", str(tmp_path / "data2"),
-                                            "--manifests", str(tmp_path / "m2")])
+                                            "--manifest-dir", str(tmp_path / "m2")])
     assert result.exit_code == 0, result.output
     assert ("skipped under noisy (train): 1 hidden file(s)/folder(s), 2 symlink(s) leaving the input folder "
             "(--follow-symlinks follows them), 2 special file(s)") in result.output

@@ -52,7 +52,7 @@ def _lq_only(root: Path, crops: list[np.ndarray]) -> None:
 
 def _ingest(root: Path, out: Path, *extra: str):
     result = CliRunner().invoke(cli, ["ingest", "--root", str(root), "--out", str(out / "data"),
-                                      "--manifests", str(out / "manifests"), "--shard-size", "1", *extra])
+                                      "--manifest-dir", str(out / "manifests"), "--shard-size", "1", *extra])
     assert result.exit_code == 0, result.output
     return result
 
@@ -112,11 +112,11 @@ def test_lq_only_flag_lq_without_hq_and_labels(tree, tmp_path):
     frames = _frames(tmp_path / "all/manifests")
     assert frames["noisy"]["hq_sha256"].isna().all() and len(frames["noisy"]) == 2  # GT/ not read
     folder = CliRunner().invoke(cli, ["ingest", "--lq", str(tree / "rainy/LQ"), "--task", "rain+haze",
-                                      "--out", str(tmp_path / "d"), "--manifests", str(tmp_path / "m")])
+                                      "--out", str(tmp_path / "d"), "--manifest-dir", str(tmp_path / "m")])
     assert folder.exit_code == 0, folder.output
     assert set(read_manifest(tmp_path / "m/rainy--hazy.ingested.parquet")["degradation"]) == {"rainy+hazy"}
     plain = CliRunner().invoke(cli, ["ingest", "--lq", str(tree / "my-night-shots"), "--out", str(tmp_path / "d"),
-                                     "--manifests", str(tmp_path / "m")])
+                                     "--manifest-dir", str(tmp_path / "m")])
     assert plain.exit_code == 0 and len(read_manifest(tmp_path / "m/unknown.ingested.parquet")) == 2
     both = CliRunner().invoke(cli, ["ingest", "--lq-only", "--lq", str(tree / "train/noisy/LQ"), "--hq",
                                     str(tree / "train/noisy/GT"), "--out", str(tmp_path / "d")])
@@ -154,7 +154,7 @@ def test_verify_stats_merge_read_lq_only_rows(ingested, tmp_path):
     manifests = sorted((out / "manifests").glob("*.ingested.parquet"))
     verify = CliRunner().invoke(cli, ["verify", *sum((["--manifest", str(p)] for p in manifests), [])])
     assert verify.exit_code == 0 and verify.output.count("OK: every shard") == len(manifests), verify.output
-    stats = CliRunner().invoke(cli, ["stats", "--manifest-dir", str(out / "manifests"), "--json",
+    stats = CliRunner().invoke(cli, ["stats", "--manifest-dir", str(out / "manifests"), "--out",
                                      str(tmp_path / "s.json")])
     assert stats.exit_code == 0, stats.output
     numbers = json.loads((tmp_path / "s.json").read_text())
@@ -192,7 +192,7 @@ def blip_dir(tmp_path_factory) -> Path:
 
 
 def _caption(manifests: Path, blip: Path, *extra: str):
-    result = CliRunner().invoke(cli, ["caption", "--manifests", str(manifests), "--model", str(blip),
+    result = CliRunner().invoke(cli, ["caption", "--manifest-dir", str(manifests), "--model", str(blip),
                                       "--batch-size", "4", "--workers", "0", "--max-new-tokens", "6", *extra])
     assert result.exit_code == 0, result.output
     return result

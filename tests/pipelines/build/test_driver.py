@@ -23,7 +23,7 @@ from pipelines.distribute.registry import DISTRIBUTORS, get_distributor
 from pipelines.manifest.schema import make_key, read_manifest, sha256_hex, shard_stem
 from pipelines.synthesize.command import synthesize
 from tests.pipelines.small_dataset import config
-from tests.pipelines.test_ingest import make_tree
+from tests.pipelines.ingest.test_command import make_tree
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def tree(tmp_path_factory, photos) -> Path:
 
 
 def _ingest(tree: Path, out: Path, *extra: str, env: dict[str, str] | None = None):
-    return CliRunner().invoke(cli, ["ingest", "--root", str(tree), "--out", str(out / "data"), "--manifests",
+    return CliRunner().invoke(cli, ["ingest", "--root", str(tree), "--out", str(out / "data"), "--manifest-dir",
                                     str(out / "manifests"), "--shard-size", "2", *extra], env=env)
 
 

@@ -10,7 +10,7 @@ from pipelines.common.images import load_image
 
 def test_degrade_downscales_and_writes_the_clean_image(tmp_path):
     out, hq = tmp_path / "rainy.png", tmp_path / "hq" / "rainy.png"
-    result = CliRunner().invoke(cli, ["degrade", "--task", "rain", "--max-side", "128", "--hq", str(hq), "-o", str(out)])
+    result = CliRunner().invoke(cli, ["degrade", "--task", "rain", "--max-side", "128", "--hq", str(hq), "--out", str(out)])
     assert result.exit_code == 0, result.output
     lq, clean = load_image(out), load_image(hq)
     assert lq.shape == clean.shape == (128, 128, 3)  # astronaut is 512 x 512

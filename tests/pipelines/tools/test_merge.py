@@ -66,7 +66,7 @@ def test_parts_merged_equal_the_full_run(tmp_path, inputs, dataset):
     for i in range(2):
         result = CliRunner().invoke(cli, [
             "synthesize", "--task", "noisy", "--task", "jpeg", "--input", str(inputs), "--out", str(root / "data"),
-            "--manifests", str(root / "manifests"), "--variants", "2", "--seed", "1", "--shard-size", "4",
+            "--manifest-dir", str(root / "manifests"), "--variants", "2", "--seed", "1", "--shard-size", "4",
             "--val-fraction", "0.3", "--part", f"{i}/2"])
         assert result.exit_code == 0, result.output
     part_files = sorted(p.name for p in (root / "manifests").glob("*.parquet"))

@@ -48,7 +48,7 @@ def photos_dir(tmp_path_factory, photos) -> Path:
 def mixed(tmp_path_factory, photos_dir) -> Path:
     root = tmp_path_factory.mktemp("mixed")
     _invoke("synthesize", *MIX_TASKS, "--input", str(photos_dir), "--out", str(root / "data"),
-            "--manifests", str(root / "manifests"), "--variants", "2", "--seed", "3", "--shard-size", "2",
+            "--manifest-dir", str(root / "manifests"), "--variants", "2", "--seed", "3", "--shard-size", "2",
             "--mix-size", "2-3", "--val-fraction", "0.4")
     return root
 
@@ -103,7 +103,7 @@ def test_mix_is_independent_of_the_worker_count(photos_dir, tmp_path):
     for workers in ("1", "2"):
         root = tmp_path / f"w{workers}"
         _invoke("synthesize", "--task", "mix", "--task", "wild", "--input", str(photos_dir), "--out",
-                str(root / "data"), "--manifests", str(root / "m"), "--shard-size", "1", "--workers", workers,
+                str(root / "data"), "--manifest-dir", str(root / "m"), "--shard-size", "1", "--workers", workers,
                 "--mix-from", "haze,rain,snow,lowlight,noise", "--mix-size", "2")
         outs.append(root)
     files = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*") if p.suffix in (".tar", ".parquet"))
@@ -140,7 +140,7 @@ def test_v1_manifest_is_read_verified_and_migrated(mixed, tmp_path):
 
 def test_an_old_v1_dataset_refuses_to_resume_with_one_clear_line(photos_dir, tmp_path):
     args = ["synthesize", "--task", "noisy", "--input", str(photos_dir), "--out", str(tmp_path / "d"),
-            "--manifests", str(tmp_path / "m"), "--shard-size", "2"]
+            "--manifest-dir", str(tmp_path / "m"), "--shard-size", "2"]
     _invoke(*args)
     stats = next((tmp_path / "d/noisy").glob("*_stats.json"))
     record = json.loads(stats.read_text())
@@ -191,7 +191,7 @@ def test_ingest_reads_an_a_plus_b_folder_as_a_mixture_label(photos_dir, tmp_path
     for path in sorted(photos_dir.glob("*.png"))[:2]:
         shutil.copy(path, root / "train/haze+rain/GT" / path.name)
         shutil.copy(path, root / "train/haze+rain/LQ" / path.name)
-    _invoke("ingest", "--root", str(root), "--out", str(tmp_path / "d"), "--manifests", str(tmp_path / "m"))
+    _invoke("ingest", "--root", str(root), "--out", str(tmp_path / "d"), "--manifest-dir", str(tmp_path / "m"))
     frame = read_manifest(tmp_path / "m/hazy--rainy.ingested.parquet")
     assert set(frame["degradation"]) == {"hazy+rainy"} and all(list(x) == ["hazy", "rainy"] for x in frame["degradations"])
     assert (tmp_path / "d/hazy--rainy").is_dir()

@@ -22,7 +22,7 @@ def test_preview_grid_shape_and_cells(tmp_path, astronaut):
     photo = np.ascontiguousarray(astronaut[:300, :400])
     cv2.imwrite(str(src), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
     out = tmp_path / "sheets" / "grid.png"
-    args = ["preview", str(src), "-o", str(out), "--size", "64", "--seed", "3"]
+    args = ["preview", str(src), "--out", str(out), "--size", "64", "--seed", "3"]
     for task in TASKS:
         args += ["--task", task]
     result = CliRunner().invoke(cli, args)
@@ -43,7 +43,7 @@ def test_preview_grid_shape_and_cells(tmp_path, astronaut):
 
 def test_preview_default_image_and_all(tmp_path):
     out = tmp_path / "all.png"
-    result = CliRunner().invoke(cli, ["preview", "--task", "all", "-o", str(out), "--size", "24"])
+    result = CliRunner().invoke(cli, ["preview", "--task", "all", "--out", str(out), "--size", "24"])
     assert result.exit_code == 0, result.output
     assert "astronaut" in result.output
     sheet = _read_rgb(out)
@@ -51,7 +51,7 @@ def test_preview_default_image_and_all(tmp_path):
 
 
 def test_preview_rejects_unknown_task(tmp_path):
-    result = CliRunner().invoke(cli, ["preview", "--task", "foggy", "-o", str(tmp_path / "x.png")])
+    result = CliRunner().invoke(cli, ["preview", "--task", "foggy", "--out", str(tmp_path / "x.png")])
     assert result.exit_code != 0 and "valid names" in result.output
     assert not (tmp_path / "x.png").exists()
 

@@ -36,7 +36,7 @@ def hostile_inputs(tmp_path, photos) -> Path:
 
 def _synthesize(inputs, out: Path, *extra: str):
     args = ["synthesize", "--task", "noisy", "--input", str(inputs), "--out", str(out / "data"),
-            "--manifests", str(out / "manifests"), *extra]
+            "--manifest-dir", str(out / "manifests"), *extra]
     with deadline(30):
         return CliRunner().invoke(cli, args)
 

@@ -52,14 +52,14 @@ def test_synthesize_over_ray_is_byte_identical(ray_address, dataset, inputs, tmp
 
 
 def test_ingest_over_ray_cli_is_byte_identical(ray_address, photos, tmp_path):
-    from tests.pipelines.test_ingest import make_tree
-    from tests.pipelines.test_lq_only import _crops, _lq_only
+    from tests.pipelines.ingest.test_command import make_tree
+    from tests.pipelines.ingest.test_lq_only import _crops, _lq_only
 
     tree = make_tree(tmp_path / "tree", photos)
     _lq_only(tree, _crops(photos, 8))  # and real photos without ground truth beside the pairs
     for name, extra in (("local", []), ("ray", ["--distributor", "ray", "--ray-address", ray_address])):
         args = ["ingest", "--root", str(tree), "--out", str(tmp_path / name / "data"),
-                "--manifests", str(tmp_path / name / "manifests"), "--shard-size", "3", *extra]  # fmt: skip
+                "--manifest-dir", str(tmp_path / name / "manifests"), "--shard-size", "3", *extra]  # fmt: skip
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
     assert snapshot(tmp_path / "ray") == snapshot(tmp_path / "local")
@@ -101,7 +101,7 @@ def test_a_killed_ray_worker_is_retried_and_loses_nothing(ray_address, dataset, 
 def test_without_ray_the_option_says_how_to_install(tmp_path, monkeypatch, inputs):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     args = ["synthesize", "--task", "noisy", "--input", str(inputs), "--out", str(tmp_path / "data"),
-            "--manifests", str(tmp_path / "manifests"), "--distributor", "ray"]  # fmt: skip
+            "--manifest-dir", str(tmp_path / "manifests"), "--distributor", "ray"]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code != 0
     lines = [line for line in result.output.splitlines() if "Error" in line or "ray" in line.lower()]
@@ -110,7 +110,7 @@ def test_without_ray_the_option_says_how_to_install(tmp_path, monkeypatch, input
 
 def test_synthesize_over_ray_to_s3_is_byte_identical(ray_address, s3_env, s3, dataset, inputs):
     from tests.pipelines.conftest import BUCKET
-    from tests.pipelines.test_object_storage import remote_snapshot
+    from tests.pipelines.build.test_staging import remote_snapshot
 
     url = f"s3://{BUCKET}/ray"  # the workers upload their shards themselves, the driver the manifests
     report = synthesize(config(), BuildOptions(out=f"{url}/data", manifests=f"{url}/manifests", distributor="ray",

@@ -51,7 +51,7 @@ for case in range(cases):
         "stats": ["stats", manifest],
         "merge": ["merge", manifest, "--train", root / "m/train.parquet", "--val", root / "m/val.parquet"],
         "export-csv": ["export-csv", "--manifest", manifest, "--out", root / "x/train.csv", "--image-root", root / "x"],
-        "caption": ["caption", "--manifests", root / "manifests", "--manifest", manifest, "--workers", "0"],
+        "caption": ["caption", "--manifest-dir", root / "manifests", "--manifest", manifest, "--workers", "0"],
     }
     for name, args in commands.items():
         signal.alarm(30)

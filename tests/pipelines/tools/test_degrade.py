@@ -17,7 +17,7 @@ def test_degrade_writes_lq_params_and_maps_that_replay(tmp_path, astronaut):
     save_image(astronaut[:96, :128], src)
     out = tmp_path / "out" / "rain.png"
     result = CliRunner().invoke(cli, ["degrade", str(src), "--task", "rain", "--severity", "heavy", "--seed", "4",
-                                      "-o", str(out), "--maps"])
+                                      "--out", str(out), "--maps"])
     assert result.exit_code == 0, result.output
     params = json.loads(out.with_suffix(".json").read_text())
     assert params["name"] == "rainy" and params["severity"] == "heavy"
@@ -31,17 +31,17 @@ def test_degrade_chains_tasks_and_reports_bad_names(tmp_path, astronaut):
     save_image(astronaut[:64, :64], src)
     out = tmp_path / "mix.png"
     ok = CliRunner().invoke(cli, ["degrade", str(src), "--task", "blur", "--task", "noise", "--task", "jpeg",
-                                  "-o", str(out)])
+                                  "--out", str(out)])
     assert ok.exit_code == 0, ok.output
     params = json.loads(out.with_suffix(".json").read_text())
     assert [s["name"] for s in params["steps"]] == ["motion-blurry", "noisy", "jpeg-compressed"]
-    bad = CliRunner().invoke(cli, ["degrade", str(src), "--task", "foggy", "-o", str(tmp_path / "x.png")])
+    bad = CliRunner().invoke(cli, ["degrade", str(src), "--task", "foggy", "--out", str(tmp_path / "x.png")])
     assert bad.exit_code != 0 and "valid names" in bad.output and "Traceback" not in bad.output
 
 
 def test_unwritable_output_is_one_line(tmp_path, astronaut):
     (tmp_path / "file").write_text("a file, not a folder")
-    result = CliRunner().invoke(cli, ["degrade", "--task", "noise", "-o", str(tmp_path / "file/lq.png")])
+    result = CliRunner().invoke(cli, ["degrade", "--task", "noise", "--out", str(tmp_path / "file/lq.png")])
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("Error: [Errno"), result.output
     assert "Traceback" not in result.output

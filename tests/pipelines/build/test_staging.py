@@ -23,7 +23,7 @@ from pipelines.build.plan import BuildOptions
 from pipelines.synthesize.command import synthesize
 from tests.pipelines.conftest import BUCKET
 from tests.pipelines.small_dataset import config
-from tests.pipelines.test_ray import TIMING, snapshot
+from tests.pipelines.distribute.test_ray import TIMING, snapshot
 
 pytest.importorskip("s3fs", reason="object-storage tests need s3fs (pip install -e '.[dev]')")
 pytest.importorskip("moto.server", reason="object-storage tests need moto[server] (pip install -e '.[dev]')")
@@ -126,7 +126,7 @@ def daclip_data_s3(s3_env) -> str:
 
     url = f"s3://{BUCKET}/daclip"
     result = CliRunner().invoke(cli, ["synthesize", "--task", "noisy", "--variants", "2", "--max-side", "64",
-                                      "--out", f"{url}/data", "--manifests", f"{url}/manifests", "--workers", "1",
+                                      "--out", f"{url}/data", "--manifest-dir", f"{url}/manifests", "--workers", "1",
                                       "--seed", "0"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return f"{url}/manifests/noisy.parquet"
@@ -221,7 +221,7 @@ def test_an_input_object_over_the_limit_is_refused_unread(s3, monkeypatch):
 
 def test_ingest_root_on_s3_gives_the_local_output_but_the_source_strings(s3, photos, tmp_path):
     from pipelines.cli import cli
-    from tests.pipelines.test_ingest import make_tree
+    from tests.pipelines.ingest.test_command import make_tree
 
     tree = make_tree(tmp_path / "tree", photos)
     night = np.ascontiguousarray(photos["coffee"][:24, :24] // 4)
@@ -232,7 +232,7 @@ def test_ingest_root_on_s3_gives_the_local_output_but_the_source_strings(s3, pho
     outputs = {}
     for name, root in (("local", str(tree)), ("s3", url)):
         args = ["ingest", "--root", root, "--out", str(tmp_path / name / "data"),
-                "--manifests", str(tmp_path / name / "manifests"), "--shard-size", "3"]  # fmt: skip
+                "--manifest-dir", str(tmp_path / name / "manifests"), "--shard-size", "3"]  # fmt: skip
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
         assert "foggy" in result.output  # the unknown type folder is noted on both
@@ -244,7 +244,7 @@ def test_ingest_root_on_s3_gives_the_local_output_but_the_source_strings(s3, pho
     assert list(lq_only["source"]) == [f"{url}/night-shots/n.png"] and lq_only["hq_sha256"].isna().all()
     result = CliRunner().invoke(cli, ["ingest", "--task", "noisy", "--lq", f"{url}/train/noisy/LQ",
                                       "--hq", f"{url}/train/noisy/GT", "--out", str(tmp_path / "pair/data"),
-                                      "--manifests", str(tmp_path / "pair/manifests")])
+                                      "--manifest-dir", str(tmp_path / "pair/manifests")])
     assert result.exit_code == 0, result.output
 
 
@@ -302,7 +302,7 @@ def test_a_second_run_on_a_held_prefix_is_refused_and_a_dead_runs_lock_is_taken_
              "refreshed": time.time()}
     s3.pipe_file(lock, json.dumps(alive).encode())
     args = ["synthesize", "--task", "noisy", "--input", str(inputs), "--out", f"{url}/data",
-            "--manifests", f"{url}/manifests", "--shard-size", "4"]  # fmt: skip
+            "--manifest-dir", f"{url}/manifests", "--shard-size", "4"]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1 and "Traceback" not in result.output
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]

@@ -19,7 +19,7 @@ def test_stats_counts_and_json(dataset, tmp_path):
     assert "not an image" in next(iter(noisy["errors"]))
     assert stats["totals"]["rows"] == 44
     out = tmp_path / "stats.json"
-    result = CliRunner().invoke(cli, ["stats", "--manifest-dir", str(dataset / "manifests"), "--json", str(out)])
+    result = CliRunner().invoke(cli, ["stats", "--manifest-dir", str(dataset / "manifests"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "noisy" in result.output and "errors" in result.output
     assert json.loads(out.read_text())["tasks"]["jpeg-compressed"]["ok"] == 20

@@ -140,7 +140,7 @@ def test_other_settings_refuse_to_mix_then_overwrite(tmp_path, inputs, reference
 
 def _cli_args(root: Path, inputs: Path) -> list[str]:
     return ["synthesize", "--task", "noisy", "--task", "jpeg", "--input", str(inputs), "--out", str(root / "data"),
-            "--manifests", str(root / "manifests"), "--variants", "2", "--seed", "3", "--shard-size", "2",
+            "--manifest-dir", str(root / "manifests"), "--variants", "2", "--seed", "3", "--shard-size", "2",
             "--max-side", "256"]
 
 
@@ -279,7 +279,7 @@ def test_bad_inputs_are_rows_never_crashes(tmp_path, astronaut):
     assert sum(report.errors.values()) == 6
     assert (frame.loc[frame["status"] == "error", "members"].isna()).all()
     assert not frame["key"].str.contains(r"[./]").any() and frame["key"].is_unique
-    # nothing written outside --out and --manifests; inputs untouched
+    # nothing written outside --out and --manifest-dir; inputs untouched
     assert files_bytes(tmp_path / "in") == input_files
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "run"]
     assert sorted(p.name for p in root.iterdir()) == ["data", "manifests"]
@@ -302,7 +302,7 @@ def test_exact_duplicates_are_processed_once(tmp_path, photos):
 
 def test_cli_summary_and_default_input(tmp_path):
     result = CliRunner().invoke(
-        cli, ["synthesize", "--task", "noise", "--out", str(tmp_path / "d"), "--manifests", str(tmp_path / "m"),
+        cli, ["synthesize", "--task", "noise", "--out", str(tmp_path / "d"), "--manifest-dir", str(tmp_path / "m"),
               "--max-side", "32", "--crop", "24", "--shard-size", "8"])
     assert result.exit_code == 0, result.output
     assert "bundled scikit-image photos" in result.output

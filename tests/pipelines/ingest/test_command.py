@@ -52,7 +52,7 @@ def tree(tmp_path_factory, photos) -> Path:
 
 def _ingest(root: Path, out: Path, *extra: str):
     result = CliRunner().invoke(cli, ["ingest", "--root", str(root), "--out", str(out / "data"),
-                                      "--manifests", str(out / "manifests"), "--shard-size", "3", *extra])
+                                      "--manifest-dir", str(out / "manifests"), "--shard-size", "3", *extra])
     assert result.exit_code == 0, result.output
     return result
 
@@ -128,7 +128,7 @@ def test_shared_gt_gives_variants_of_one_clean_image(tmp_path, photos):
     _save(tmp_path / "gt/other.png", other)
     result = CliRunner().invoke(cli, ["ingest", "--task", "noise", "--lq", str(tmp_path / "lq"), "--hq",
                                       str(tmp_path / "gt"), "--split", "auto", "--val-fraction", "0.5",
-                                      "--out", str(tmp_path / "data"), "--manifests", str(tmp_path / "m")])
+                                      "--out", str(tmp_path / "data"), "--manifest-dir", str(tmp_path / "m")])
     assert result.exit_code == 0, result.output
     frame = read_manifest(tmp_path / "m/noisy.ingested.parquet")
     shared = frame[frame["source"].str.contains("img_")]
@@ -141,7 +141,7 @@ def test_merge_ingested_with_synthesized(ingested, tmp_path):
     root = tmp_path / "mix"
     shutil.copytree(out, root)
     result = CliRunner().invoke(cli, ["synthesize", "--task", "noisy", "--max-side", "32", "--out",
-                                      str(root / "data"), "--manifests", str(root / "manifests")])
+                                      str(root / "data"), "--manifest-dir", str(root / "manifests")])
     assert result.exit_code == 0, result.output
     paths = sorted((root / "manifests").glob("*.parquet"))
     merge(paths, train=root / "manifests/train.parquet", val=root / "manifests/val.parquet")
@@ -163,7 +163,7 @@ def test_merged_ingested_and_synthesized_data_trains_daclip(ingested, tmp_path):
     root = tmp_path / "train"
     shutil.copytree(out, root)
     result = CliRunner().invoke(cli, ["synthesize", "--task", "noisy", "--task", "jpeg", "--max-side", "48",
-                                      "--out", str(root / "data"), "--manifests", str(root / "manifests")])
+                                      "--out", str(root / "data"), "--manifest-dir", str(root / "manifests")])
     assert result.exit_code == 0, result.output
     merge(sorted((root / "manifests").glob("*.parquet")), train=root / "train.parquet", val=root / "val.parquet")
     result = CliRunner().invoke(train_main, ["--shards", str(root / "train.parquet"), "--model", "tiny",
