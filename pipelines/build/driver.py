@@ -75,9 +75,9 @@ def build(
 
 
 def lock_outputs(options: BuildOptions) -> contextlib.AbstractContextManager:
-    """Hold ``--out`` and ``--manifests`` for this run (:mod:`pipelines.common.locks`): parts of one
+    """Hold ``--out`` and ``--manifest-dir`` for this run (:mod:`pipelines.common.locks`): parts of one
     ``--part i/N`` run share them; a whole run first removes stale temporary files (``--out``
-    and its task folders, ``--manifests``)."""
+    and its task folders, ``--manifest-dir``)."""
     part = None if options.part[1] == 1 else f"part-{options.part[0]}-of-{options.part[1]}"
     return output_locks({options.out: 1, options.manifests: 0}, part)
 

@@ -1,4 +1,4 @@
-"""``--out`` / ``--manifests`` on object storage (``s3://bucket/prefix``): stage locally, publish whole objects.
+"""``--out`` / ``--manifest-dir`` on object storage (``s3://bucket/prefix``): stage locally, publish whole objects.
 
 Object stores have no atomic rename, so the build never writes into them piece by piece. The run
 works in a local staging folder that mirrors the remote layout (``<stage>/<bucket>/<key>``, so
@@ -14,7 +14,7 @@ the manifests' relative shard paths come out exactly as in a local run), and:
   which a rerun does not trust and writes again;
 - at the end, ``sizes.json``, then each manifest, then its run record are uploaded.
 
-The run holds ``--out`` and ``--manifests`` with a lock object on the store
+The run holds ``--out`` and ``--manifest-dir`` with a lock object on the store
 (:mod:`pipelines.common.store_locks`, a conditional put), taken before the remote state is read:
 a second build on the same prefix fails at once; ``--part i/N`` runs write disjoint shards and
 share the prefixes, as locally.
@@ -128,7 +128,7 @@ def staged(plan: BuildPlan, options: BuildOptions) -> Iterator[tuple[BuildPlan, 
     """``(plan, options, stage)`` with the jobs and folders moved to a local staging folder."""
     out, manifests = str(options.out), str(options.manifests)
     if not (remote.is_url(out) and remote.is_url(manifests)):
-        raise ValueError(f"--out {out} and --manifests {manifests}: put both on object storage or both on "
+        raise ValueError(f"--out {out} and --manifest-dir {manifests}: put both on object storage or both on "
                          "local disk (manifests keep shard paths relative to their folder)")
     remote.url_relpath(out, manifests)  # refuses two buckets
     part = None if options.part[1] == 1 else "part-{}-of-{}".format(*options.part)

@@ -21,7 +21,7 @@ run without ``--part`` folds the part files into ``captions.parquet`` and joins.
 manifest folders (:mod:`pipelines.common.locks`; parts share them). Shards are read through the
 safe tar reader and images checked against ``max_pixels`` before they are decoded.
 
-On object storage (``--manifests s3://bucket/prefix/manifests``) shards are read from the store,
+On object storage (``--manifest-dir s3://bucket/prefix/manifests``) shards are read from the store,
 the store and the manifests are written back as whole objects (one put each: the captions store
 first, then each changed manifest), and the run holds the prefix with a lock object
 (:mod:`pipelines.common.store_locks`).
