@@ -16,7 +16,7 @@ Rows without an HQ image (real photos ingested without ground truth) are skipped
 caption). The store records which image each caption came from (``image``: ``hq`` | ``lq``) and
 keys it by that image's sha256, so deduplication, resume and ``--part`` work the same way.
 
-``--part i/N`` runs write ``captions.part-i-of-N.parquet`` and leave the manifests alone; a
+``--part i/N`` (or ``--part slurm``) runs write ``captions.part-i-of-N.parquet`` and leave the manifests alone; a
 run without ``--part`` folds the part files into ``captions.parquet`` and joins. A run holds the
 manifest folders (:mod:`pipelines.common.locks`; parts share them). Shards are read through the
 safe tar reader and images checked against ``max_pixels`` before they are decoded.
@@ -25,7 +25,6 @@ On object storage (``--manifest-dir s3://bucket/prefix/manifests``) shards are r
 the store and the manifests are written back as whole objects (one put each: the captions store
 first, then each changed manifest), and the run holds the prefix with a lock object
 (:mod:`pipelines.common.store_locks`).
-
 """
 
 from __future__ import annotations
@@ -74,8 +73,8 @@ def caption_manifests(
     """Caption every unique clean image of the manifests once and join captions into them.
 
     ``config`` says what to caption, ``runtime`` how to run it. ``manifests`` defaults to every
-    manifest in ``manifests_dir`` (the captions store lives there too). ``captions_file`` imports captions instead of running BLIP. ``captioner``
-    lets callers pass an already loaded model. ``progress(n, total)`` is called after each
+    manifest in ``manifests_dir`` (the captions store lives there too). ``captions_file`` imports
+    captions instead of running BLIP. ``captioner`` lets callers pass an already loaded model. ``progress(n, total)`` is called after each
     batch with the images just done and the number to do.
     """
     config, runtime = config or CaptionConfig(), runtime or CaptionRuntime()

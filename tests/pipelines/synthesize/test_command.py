@@ -30,7 +30,7 @@ from pipelines.manifest.schema import read_manifest
 from pipelines.synthesize.command import synthesize
 from pipelines.synthesize.worker import SynthConfig
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TASKS = ("noisy", "jpeg-compressed")
 
 
