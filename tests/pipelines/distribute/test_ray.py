@@ -109,8 +109,8 @@ def test_without_ray_the_option_says_how_to_install(tmp_path, monkeypatch, input
 
 
 def test_synthesize_over_ray_to_s3_is_byte_identical(ray_address, s3_env, s3, dataset, inputs):
-    from tests.pipelines.conftest import BUCKET
     from tests.pipelines.build.test_staging import remote_snapshot
+    from tests.pipelines.conftest import BUCKET
 
     url = f"s3://{BUCKET}/ray"  # the workers upload their shards themselves, the driver the manifests
     report = synthesize(config(), BuildOptions(out=f"{url}/data", manifests=f"{url}/manifests", distributor="ray",
