@@ -41,17 +41,17 @@ UNSEEN = $$($(PY) -c 'import pathlib, skimage.data as d; print(pathlib.Path(d.__
 
 demo: $(VENV)/.installed
 	@echo "== 1/9 preview: one photo under every type and severity -> $(DEMO)/preview.png"
-	$(MAKE_DATASET) preview --task all -o $(DEMO)/preview.png
+	$(MAKE_DATASET) preview --task all --out $(DEMO)/preview.png
 	@echo "== 2/9 synthesize all ten types from the bundled photos -> $(DEMO)/data (shards), $(DEMO)/manifests"
 	$(MAKE_DATASET) synthesize --task all --variants 3 --max-side 256 --val-fraction 0.3 --workers 2 \
-		--out $(DEMO)/data --manifests $(DEMO)/manifests
+		--out $(DEMO)/data --manifest-dir $(DEMO)/manifests
 	$(MAKE_DATASET) merge $(DEMO)/manifests/*.parquet --train $(DEMO)/manifests/train.parquet \
 		--val $(DEMO)/manifests/val.parquet
 	@echo "== 3/9 verify every member against the manifests, then stats -> $(DEMO)/stats.json"
-	$(MAKE_DATASET) verify --manifest $(DEMO)/manifests/train.parquet --manifest $(DEMO)/manifests/val.parquet
-	$(MAKE_DATASET) stats $(DEMO)/manifests/train.parquet $(DEMO)/manifests/val.parquet --json $(DEMO)/stats.json
+	$(MAKE_DATASET) verify $(DEMO)/manifests/train.parquet $(DEMO)/manifests/val.parquet
+	$(MAKE_DATASET) stats $(DEMO)/manifests/train.parquet $(DEMO)/manifests/val.parquet --out $(DEMO)/stats.json
 	@echo "== 4/9 caption the clean images with BLIP ($(BLIP_MODEL)) -> $(DEMO)/manifests/captions.parquet"
-	@$(MAKE_DATASET) caption --manifests $(DEMO)/manifests --model $(BLIP_MODEL) \
+	@$(MAKE_DATASET) caption --manifest-dir $(DEMO)/manifests --model $(BLIP_MODEL) \
 		|| echo "-> no BLIP model here: captions skipped, DA-CLIP trains its degradation term only"
 	@echo "== 5/9 train-daclip runs: a tiny DA-CLIP for 40 steps (CPU, random init) -> $(DEMO)/runs/daclip"
 	$(PY) -m daclip.controller.trainer --shards $(DEMO)/manifests/train.parquet --model tiny --pretrained none \
@@ -62,14 +62,14 @@ demo: $(VENV)/.installed
 		--model tiny --steps 20 --max-minutes 1 --prediction x0 --loss x0 --lr 2e-3 --warmup 5 --grad-clip 1 \
 		--batch-size 8 --patch 48 --workers 1 --log-every 5 --overwrite --out $(DEMO)/runs/restore
 	@echo "== 7/9 degrade 128 px samples: a photo the demo weights trained on, and one they never saw -> $(DEMO)/samples"
-	$(MAKE_DATASET) degrade --task rain --max-side 128 --hq $(DEMO)/samples/hq/rainy.png -o $(DEMO)/samples/rainy.png
-	$(MAKE_DATASET) degrade --task haze --max-side 128 --hq $(DEMO)/samples/hq/hazy.png -o $(DEMO)/samples/hazy.png
+	$(MAKE_DATASET) degrade --task rain --max-side 128 --hq $(DEMO)/samples/hq/rainy.png --out $(DEMO)/samples/rainy.png
+	$(MAKE_DATASET) degrade --task haze --max-side 128 --hq $(DEMO)/samples/hq/hazy.png --out $(DEMO)/samples/hazy.png
 	$(MAKE_DATASET) degrade --task lowlight --max-side 128 --hq $(DEMO)/samples/hq/low-light.png \
-		-o $(DEMO)/samples/low-light.png
+		--out $(DEMO)/samples/low-light.png
 	$(MAKE_DATASET) degrade $(UNSEEN) --task snow --max-side 128 --hq $(DEMO)/samples/hq/unseen-snowy.png \
-		-o $(DEMO)/samples/unseen-snowy.png
+		--out $(DEMO)/samples/unseen-snowy.png
 	$(MAKE_DATASET) degrade $(UNSEEN) --task noise --max-side 128 --hq $(DEMO)/samples/hq/unseen-noisy.png \
-		-o $(DEMO)/samples/unseen-noisy.png
+		--out $(DEMO)/samples/unseen-noisy.png
 	@echo "== 8/9 classify them with the demo DA-CLIP ($(WEIGHTS)/daclip)"
 	$(DACLIP) classify $(DEMO)/samples/*.png --ckpt $(WEIGHTS)/daclip
 	@echo "== 9/9 restore them in 96 px tiles with the demo restorer ($(WEIGHTS)/restore) -> $(DEMO)/restored"

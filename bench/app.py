@@ -32,7 +32,7 @@ from click.testing import CliRunner  # noqa: E402
 from daclip.app.data import Filter, open_dataset  # noqa: E402
 from daclip.app.dataset_tab import PAGE_SIZE  # noqa: E402
 from pipelines.cli import cli as dataset_cli  # noqa: E402
-from pipelines.manifest import read_manifest, write_manifest  # noqa: E402
+from pipelines.manifest.schema import read_manifest, write_manifest  # noqa: E402
 
 
 def build(root: Path, rows: int) -> Path:

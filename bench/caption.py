@@ -39,7 +39,7 @@ def _images(count: int):
 def _captioner(preset: str, device: str, dtype: str, tokens: int, workdir: Path):
     import torch
 
-    from pipelines.caption import Captioner, GenerationSettings
+    from pipelines.caption.blip import Captioner, GenerationSettings
     from tests.pipelines.tiny_blip import build_blip, build_tiny_blip
 
     settings = GenerationSettings(max_new_tokens=tokens, min_new_tokens=tokens)

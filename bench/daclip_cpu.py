@@ -206,7 +206,7 @@ def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, s
                                       tasks=mixture_labels)
         result[f"{split}_clean_images"] = count
     from daclip.data.shards import load_index
-    from pipelines.manifest import task_from_slug
+    from pipelines.manifest.schema import task_from_slug
 
     result["train_samples"] = load_index(sets["train"]).num_samples
     result["val_samples"] = load_index(sets["val"]).num_samples

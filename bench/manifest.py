@@ -29,9 +29,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from pipelines.manifest import SCHEMA, read_manifest, write_manifest  # noqa: E402
-from pipelines.merge import merge  # noqa: E402
-from pipelines.validate import validate_table  # noqa: E402
+from pipelines.manifest.schema import SCHEMA, read_manifest, write_manifest  # noqa: E402
+from pipelines.manifest.validate import validate_table  # noqa: E402
+from pipelines.tools.merge import merge  # noqa: E402
 
 TASKS = ("noisy", "rainy", "hazy", "jpeg-compressed")
 PER_SHARD = 1000

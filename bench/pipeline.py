@@ -39,10 +39,10 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import degradations  # noqa: E402
+from pipelines.build.sources import bundled_photos  # noqa: E402
+from pipelines.build.writers import tar_member  # noqa: E402
 from pipelines.common.images import encode_image, load_image  # noqa: E402
-from pipelines.sources import bundled_photos  # noqa: E402
-from pipelines.worker import SynthConfig  # noqa: E402
-from pipelines.writers import tar_member  # noqa: E402
+from pipelines.synthesize.worker import SynthConfig  # noqa: E402
 
 SIZE = 512
 
@@ -87,13 +87,14 @@ def run_synth(task: str, inputs: Path, out: Path, workers: int, shard_size: int,
               distributor: str = "local") -> tuple[float, float]:
     """End-to-end synthesize of one task; returns (images/s, CPU ms per image incl. workers; Ray's
     workers are not children of this process, so with ``ray`` only the driver's CPU counts)."""
-    from pipelines.synthesize import synthesize  # imported here: spawned workers re-import this file
+    from pipelines.build.plan import BuildOptions
+    from pipelines.synthesize.command import synthesize  # imported here: spawned workers re-import this file
 
     config = SynthConfig(tasks=(task,), variants=1, seed=0, shard_size=shard_size)
     cpu = cpu_seconds()
     start = time.perf_counter()
-    report = synthesize(config, input=inputs, out=out / "data", manifests=out / "manifests", workers=workers,
-                        distributor=distributor)
+    options = BuildOptions(out=out / "data", manifests=out / "manifests", workers=workers, distributor=distributor)
+    report = synthesize(config, options, input=inputs)
     elapsed = time.perf_counter() - start
     cpu_ms = (cpu_seconds() - cpu) * 1000 / report.n_sources
     ok = sum(n for (t, _, status), n in report.counts.items() if status == "ok")
@@ -104,7 +105,7 @@ def run_synth(task: str, inputs: Path, out: Path, workers: int, shard_size: int,
 
 def stage_times(task: str, paths: list[Path]) -> dict[str, float]:
     """Median milliseconds per stage for one sample (in this process): where the time goes."""
-    from pipelines.manifest import sha256_hex
+    from pipelines.manifest.schema import sha256_hex
 
     times: dict[str, list[float]] = {"decode": [], "encode_hq": [], "degrade": [], "encode_lq": []}
     deg = degradations.get(task)
@@ -169,7 +170,7 @@ def ray_versus_local(tasks: list[str], inputs: Path, tmp: Path, workers: int, sh
                      repeats: int) -> dict[str, object]:
     """Ray (a local cluster of ``workers`` CPUs, started once) against the local pool of ``workers``
     processes on the same synthesize runs, interleaved; plus Ray's start-up and per-task cost."""
-    from pipelines.distribute_ray import import_ray, run_ray
+    from pipelines.distribute.ray import import_ray, run_ray
 
     ray = import_ray(local=True)
     start = time.perf_counter()

@@ -11,16 +11,16 @@ from __future__ import annotations
 from .common.cli import console_group
 
 SUBCOMMANDS = {
-    "preview": "pipelines.preview:command",
-    "degrade": "pipelines.degrade:command",
-    "synthesize": "pipelines.synthesize:command",
-    "merge": "pipelines.merge:command",
-    "verify": "pipelines.verify:command",
-    "stats": "pipelines.stats:command",
-    "caption": "pipelines.caption:command",
-    "export-csv": "pipelines.export:command",
-    "ingest": "pipelines.ingest:command",
-    "migrate": "pipelines.migrate:command",
+    "preview": "pipelines.tools.preview:command",
+    "degrade": "pipelines.tools.degrade:command",
+    "synthesize": "pipelines.synthesize.command:command",
+    "merge": "pipelines.tools.merge:command",
+    "verify": "pipelines.tools.verify:command",
+    "stats": "pipelines.tools.stats:command",
+    "caption": "pipelines.caption.command:command",
+    "export-csv": "pipelines.tools.export:command",
+    "ingest": "pipelines.ingest.command:command",
+    "migrate": "pipelines.tools.migrate:command",
 }
 
 

@@ -2,7 +2,7 @@
 
 Nothing a request carries becomes a path: the UI names a row (its position in the loaded frame)
 and a member suffix the manifest itself lists; the shard path comes from the manifest, the member
-name from :func:`pipelines.manifest.member_name`, its offset from the shard's headers
+name from :func:`pipelines.manifest.schema.member_name`, its offset from the shard's headers
 (:func:`pipelines.common.tars.member_index`, read once per shard on first use and cached), and
 the bytes from :func:`~pipelines.common.tars.read_member`. Images are decoded by the guarded
 :func:`~pipelines.common.images.decode_rgb`. Opening a manifest reads no shard at all.
@@ -24,7 +24,7 @@ import pandas as pd
 from pipelines.common.bounded import Limits, Stopped, run_bounded
 from pipelines.common.images import DEFAULT_MAX_PIXELS, decode_rgb, encode_image
 from pipelines.common.tars import member_index, read_member
-from pipelines.manifest import member_name, read_manifest, sha256_hex
+from pipelines.manifest.schema import member_name, read_manifest, sha256_hex
 
 from .params import MAIN_PARAMS, ParamTable, parse_conditions, sparkline
 
@@ -247,7 +247,7 @@ class Dataset:
 def open_dataset(sources: list[str | os.PathLike], max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Dataset:
     """Every manifest of ``sources`` (files or folders), all rows (ok and error). A manifest that
     fails validation is left out and its one-line message kept in :attr:`Dataset.errors`."""
-    from pipelines.validate import ManifestError
+    from pipelines.manifest.validate import ManifestError
 
     frames, errors = [], []
     for path in find_manifests(sources):
@@ -263,7 +263,7 @@ def open_dataset(sources: list[str | os.PathLike], max_pixels: int | None = DEFA
 
 
 def _empty() -> pd.DataFrame:
-    from pipelines.manifest import COLUMNS
+    from pipelines.manifest.schema import COLUMNS
 
     return pd.DataFrame({name: pd.Series(dtype=object) for name in (*COLUMNS, "shard_path", "manifest")})
 

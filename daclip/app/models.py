@@ -34,7 +34,7 @@ def missing_help(what: str) -> str:
 
 def bundled_photos() -> dict[str, str]:
     """Display name -> path of scikit-image's sample photos (the only files the restore tab reads)."""
-    from pipelines.sources import bundled_photos as listed
+    from pipelines.build.sources import bundled_photos as listed
 
     try:
         return {s.source.removeprefix("skimage:"): s.path for s in listed()}

@@ -35,7 +35,7 @@ from degradations.labels import multi_hot, split_label
 from pipelines.common.images import DEFAULT_MAX_PIXELS, decode_rgb
 from pipelines.common.remote import is_url
 from pipelines.common.tars import TarSamples
-from pipelines.manifest import read_manifest
+from pipelines.manifest.schema import read_manifest
 
 from .health import DEFAULT_MAX_BAD_FRACTION, StreamHealth, check_shards
 

@@ -15,7 +15,7 @@ import importlib
 import logging
 import tarfile
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +141,6 @@ def console_group(doc: str, subcommands: dict[str, str], guarded: bool = False) 
     return group
 
 
-
 class OldSpellings(click.Option):
     """An option whose first name is its one spelling; the other names are earlier spellings, kept
     working and hidden from ``--help``: ``@click.option("--out", "-o", cls=OldSpellings)``. Values under
@@ -154,3 +153,23 @@ class OldSpellings(click.Option):
             return super().get_help_record(ctx)
         finally:
             self.opts = names
+
+
+def manifest_inputs(path_type: click.ParamType = LocalOrURL, required: bool = False,
+                    help: str = "A manifest (repeatable; manifests may also be given positionally).",
+                    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The one way a command reads manifests: positionally (``MANIFEST...``) and as repeatable
+    ``--manifest``, gathered into the command's ``manifests`` parameter (positional ones first)."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def command(*args: Any, manifest_args: tuple = (), manifest_options: tuple = (), **kwargs: Any) -> Any:
+            manifests = (*manifest_args, *manifest_options)
+            if required and not manifests:
+                raise click.UsageError("give at least one manifest: MANIFEST... or --manifest MANIFEST")
+            return fn(*args, manifests=manifests, **kwargs)
+
+        command = click.option("--manifest", "manifest_options", multiple=True, type=path_type, help=help)(command)
+        return click.argument("manifest_args", nargs=-1, type=path_type, metavar="[MANIFEST]...")(command)
+
+    return decorate

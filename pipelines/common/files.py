@@ -24,11 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from .remote import filesystem, is_url, put_file, read_bounded
+
 __all__ = [
     "NotRegularFileError",
     "UnsafePathError",
     "file_mode",
     "file_sha256",
+    "open_input",
     "open_regular",
     "read_regular",
     "safe_join",
@@ -70,8 +73,6 @@ def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
 
     ``path`` may be a URL (``s3://...``): the complete temporary file is then put as one object
     (stores have no rename; an object appears only once whole), and the URL is returned."""
-    from .remote import is_url, put_file
-
     if is_url(path):
         fd, tmp = tempfile.mkstemp(prefix=".upload.", suffix=".tmp")
         os.close(fd)
@@ -152,11 +153,17 @@ def open_regular(path: str | os.PathLike) -> IO[bytes]:
         raise
 
 
+def open_input(path: str | os.PathLike) -> IO[bytes]:
+    """A binary reader: an object for URLs (through fsspec), :func:`open_regular` otherwise."""
+    if is_url(path):
+        fs, key = filesystem(str(path))
+        return fs.open(key, "rb")
+    return open_regular(path)
+
+
 def read_regular(path: str | os.PathLike) -> bytes:
     """The bytes of a regular file (see :func:`open_regular`) or of an object (a URL; refused over
     :data:`~pipelines.common.remote.DEFAULT_MAX_OBJECT_BYTES`, never read past it)."""
-    from .remote import is_url, read_bounded
-
     if is_url(path):
         return read_bounded(str(path))
     with open_regular(path) as handle:
@@ -171,8 +178,6 @@ def _kind(mode: int) -> str:
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """sha256 of a regular file or an object (a URL), read in chunks (never the whole file in memory)."""
-    from .remote import open_input
-
     digest = hashlib.sha256()
     with open_input(path) as handle:
         for block in iter(lambda: handle.read(chunk), b""):

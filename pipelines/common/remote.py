@@ -14,11 +14,11 @@ import os
 import posixpath
 import re
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 __all__ = ["DEFAULT_MAX_OBJECT_BYTES", "ObjectTooLarge", "as_path", "basename", "child", "create_exclusive",
            "exists", "filesystem", "find_files", "get_file", "glob", "is_folder", "is_url", "join", "listdir",
-           "open_input", "path_exists", "put_file", "read_bounded", "remove", "remove_path", "subfolders",
+           "path_exists", "put_file", "read_bounded", "remove", "remove_path", "subfolders",
            "url_relpath"]
 
 DEFAULT_MAX_OBJECT_BYTES = 1 << 30  # an input object larger than this is refused, never read into memory
@@ -200,13 +200,3 @@ def remove(url: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         fs.rm_file(path)
     fs.invalidate_cache(posixpath.dirname(path))
-
-
-def open_input(path: str | os.PathLike) -> IO[bytes]:
-    """A binary reader: an object for URLs, :func:`pipelines.common.files.open_regular` otherwise."""
-    if is_url(path):
-        fs, key = filesystem(path)
-        return fs.open(key, "rb")
-    from .files import open_regular
-
-    return open_regular(path)

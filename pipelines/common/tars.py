@@ -23,7 +23,7 @@ from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from .remote import open_input
+from .files import open_input
 
 __all__ = [
     "DEFAULT_MAX_MEMBER_BYTES",

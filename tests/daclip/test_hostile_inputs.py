@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from daclip.cli import cli as daclip_cli
 from daclip.cli import train_daclip, train_restore
-from pipelines.manifest import read_manifest, write_manifest
+from pipelines.manifest.schema import read_manifest, write_manifest
 from tests.pipelines.hostile import (
     deadline,
     edit_manifest,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.synthesize import synthesize
+from pipelines.build.plan import BuildOptions
+from pipelines.synthesize.command import synthesize
 from tests.pipelines.small_dataset import config, make_inputs
 
 
@@ -23,7 +24,7 @@ def inputs(tmp_path_factory, photos) -> Path:
 @pytest.fixture(scope="session")
 def dataset(tmp_path_factory, inputs) -> Path:
     root = tmp_path_factory.mktemp("dataset")
-    synthesize(config(), input=inputs, out=root / "data", manifests=root / "manifests")
+    synthesize(config(), BuildOptions(out=root / "data", manifests=root / "manifests"), input=inputs)
     return root
 
 

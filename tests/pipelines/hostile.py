@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from pipelines.manifest import read_manifest, write_manifest
+from pipelines.manifest.schema import read_manifest, write_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pipelines.worker import SynthConfig
+from pipelines.synthesize.worker import SynthConfig
 
 TASKS = ("noisy", "jpeg-compressed")
 

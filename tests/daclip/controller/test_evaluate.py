@@ -9,7 +9,7 @@ import torch
 
 from daclip.cli import cli as daclip_cli
 from degradations import NAMES
-from pipelines.manifest import read_manifest
+from pipelines.manifest.schema import read_manifest
 from tests.daclip.clirun import invoke_ok
 
 torch.set_num_threads(1)

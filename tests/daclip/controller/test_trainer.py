@@ -21,7 +21,7 @@ from daclip.cli import train_daclip as main
 from daclip.controller.model import DaCLIPConfig, build
 from daclip.controller.trainer import TrainConfig, train
 from daclip.runtime.settings import RunSettings
-from pipelines.manifest import read_manifest, write_manifest
+from pipelines.manifest.schema import read_manifest, write_manifest
 from tests.daclip.clirun import invoke_ok
 
 torch.set_num_threads(1)
