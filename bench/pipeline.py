@@ -88,7 +88,6 @@ def run_synth(task: str, inputs: Path, out: Path, workers: int, shard_size: int,
     """End-to-end synthesize of one task; returns (images/s, CPU ms per image incl. workers; Ray's
     workers are not children of this process, so with ``ray`` only the driver's CPU counts)."""
     from pipelines.build.plan import BuildOptions
-
     from pipelines.synthesize.command import synthesize  # imported here: spawned workers re-import this file
 
     config = SynthConfig(tasks=(task,), variants=1, seed=0, shard_size=shard_size)

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .job import ShardJob
 from ..manifest.schema import empty_frame, make_key
+from .job import ShardJob
 
 
 def assemble_task(task: str, jobs: Sequence[ShardJob], manifests: Path) -> pd.DataFrame:

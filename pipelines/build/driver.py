@@ -22,25 +22,22 @@ import logging
 import os
 import platform
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
 
-from .assemble import assemble_task
 from ..common.files import write_json_atomic
 from ..common.locks import output_locks
 from ..common.remote import is_url
 from ..distribute.parts import in_part
-from ..distribute.registry import get_distributor
 from ..distribute.progress import Progress
-from .job import ShardJob, Work, run_work
+from ..distribute.registry import get_distributor
 from ..manifest.schema import SCHEMA_VERSION, task_slug, write_manifest
-from .resume import check_existing, remove_shards, shard_done, write_sizes
+from .assemble import assemble_task
+from .job import ShardJob, Work, run_work
 from .plan import BuildOptions, BuildPlan, BuildReport, manifest_stem
+from .resume import check_existing, remove_shards, shard_done, write_sizes
 from .staging import staged
 
 log = logging.getLogger(__name__)
@@ -65,7 +62,7 @@ def build(
     are done (skipped shards included). ``started``: the clock of the run (listing included)."""
     start = time.perf_counter() if started is None else started
     if is_url(str(options.out)) or is_url(str(options.manifests)):  # object storage: see pipelines.build.staging
-        
+
         with staged(plan, options) as (plan, options, stage), lock_outputs(options):
             report = _build(plan, options, on_plan, on_progress, start, on_result=stage.mirror_result)
             report.manifests = stage.publish_outputs(plan.tasks, report.manifests)

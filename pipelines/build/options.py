@@ -12,14 +12,14 @@ from typing import Any
 
 import click
 
-from ..distribute.parts import PART
-from ..distribute.registry import DISTRIBUTOR, RAY_ADDRESS
-from .plan import BuildOptions, BuildReport
-from .summary import format_summary
 from ..common.cli import OldSpellings
 from ..common.locks import OutputLocked
 from ..distribute.local import WorkerDied
+from ..distribute.parts import PART
+from ..distribute.registry import DISTRIBUTOR, RAY_ADDRESS
+from .plan import BuildOptions, BuildReport
 from .resume import ConfigMismatch
+from .summary import format_summary
 
 FOLLOW_SYMLINKS = click.option(
     "--follow-symlinks", is_flag=True,

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..common.files import read_regular, write_json_atomic
-from .job import ShardJob, ShardStats
 from ..manifest.schema import SCHEMA_VERSION, SIZES_FILE, STATS_SUFFIX, shard_stem_pattern
+from .job import ShardJob, ShardStats
 from .writers import stats_path, temp_files
 
 

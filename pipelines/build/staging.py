@@ -33,11 +33,11 @@ from typing import Any
 
 from ..common import remote
 from ..common.store_locks import store_locks
-from ..distribute.progress import Progress
 from ..distribute.parts import in_part
+from ..distribute.progress import Progress
+from ..manifest.schema import SIZES_FILE, STATS_SUFFIX, shard_stem_pattern, task_slug
 from .job import ShardJob, ShardStats
 from .plan import BuildOptions, BuildPlan, manifest_stem
-from ..manifest.schema import SIZES_FILE, STATS_SUFFIX, shard_stem_pattern, task_slug
 
 SHARD_SUFFIXES = (".tar", ".parquet", STATS_SUFFIX)  # upload order: the marker last
 

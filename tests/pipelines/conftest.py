@@ -10,8 +10,8 @@ import socket
 from pathlib import Path
 
 import pytest
-from pipelines.build.plan import BuildOptions
 
+from pipelines.build.plan import BuildOptions
 from pipelines.synthesize.command import synthesize
 from tests.pipelines.small_dataset import config, make_inputs
 

@@ -22,8 +22,8 @@ from pipelines.distribute.progress import Progress
 from pipelines.distribute.registry import DISTRIBUTORS, get_distributor
 from pipelines.manifest.schema import make_key, read_manifest, sha256_hex, shard_stem
 from pipelines.synthesize.command import synthesize
-from tests.pipelines.small_dataset import config
 from tests.pipelines.ingest.test_command import make_tree
+from tests.pipelines.small_dataset import config
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from click.testing import CliRunner
 from pipelines.build.plan import BuildOptions
 from pipelines.synthesize.command import synthesize
 from tests.pipelines.conftest import BUCKET
-from tests.pipelines.small_dataset import config
 from tests.pipelines.distribute.test_ray import TIMING, snapshot
+from tests.pipelines.small_dataset import config
 
 pytest.importorskip("s3fs", reason="object-storage tests need s3fs (pip install -e '.[dev]')")
 pytest.importorskip("moto.server", reason="object-storage tests need moto[server] (pip install -e '.[dev]')")

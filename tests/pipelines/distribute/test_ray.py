@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 from click.testing import CliRunner
-from pipelines.build.plan import BuildOptions
 
 from pipelines.build.job import Work, run_work
+from pipelines.build.plan import BuildOptions
 from pipelines.caption.ray import CaptionActor
 from pipelines.cli import cli
 from pipelines.distribute.progress import Progress

@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from pipelines.build.plan import BuildOptions
 
 import degradations
+from pipelines.build.plan import BuildOptions
 from pipelines.build.resume import ConfigMismatch
 from pipelines.cli import cli
 from pipelines.common.images import decode_rgb

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from pipelines.build.plan import BuildOptions
 
+from pipelines.build.plan import BuildOptions
 from pipelines.cli import cli
 from pipelines.manifest.schema import COLUMNS, read_manifest
 from pipelines.manifest.validate import ManifestError
