@@ -54,11 +54,11 @@ demo: $(VENV)/.installed
 	@$(MAKE_DATASET) caption --manifest-dir $(DEMO)/manifests --model $(BLIP_MODEL) \
 		|| echo "-> no BLIP model here: captions skipped, DA-CLIP trains its degradation term only"
 	@echo "== 5/9 train-daclip runs: a tiny DA-CLIP for 40 steps (CPU, random init) -> $(DEMO)/runs/daclip"
-	$(PY) -m daclip.controller.trainer --shards $(DEMO)/manifests/train.parquet --model tiny --pretrained none \
+	$(DACLIP) train-daclip --manifest $(DEMO)/manifests/train.parquet --model tiny --pretrained none \
 		--steps 40 --max-minutes 1 --batch-size 32 --lr 1e-3 --hq-align-weight 1 --workers 1 --log-every 10 \
 		--overwrite --out $(DEMO)/runs/daclip
 	@echo "== 6/9 train-restore runs: a tiny U-Net conditioned on that DA-CLIP for 20 steps -> $(DEMO)/runs/restore"
-	$(PY) -m daclip.restoration.trainer --shards $(DEMO)/manifests/train.parquet --daclip $(DEMO)/runs/daclip \
+	$(DACLIP) train-restore --manifest $(DEMO)/manifests/train.parquet --daclip $(DEMO)/runs/daclip \
 		--model tiny --steps 20 --max-minutes 1 --prediction x0 --loss x0 --lr 2e-3 --warmup 5 --grad-clip 1 \
 		--batch-size 8 --patch 48 --workers 1 --log-every 5 --overwrite --out $(DEMO)/runs/restore
 	@echo "== 7/9 degrade 128 px samples: a photo the demo weights trained on, and one they never saw -> $(DEMO)/samples"

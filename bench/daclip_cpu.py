@@ -171,9 +171,11 @@ def main(workdir, minutes, batch_size, lr, hq_align_weight, model, clean_size, s
     import torch
 
     from daclip import load
-    from daclip.controller.evaluate import evaluate_model, write_outputs
+    from daclip.controller.config import TrainConfig
+    from daclip.controller.evaluate import evaluate_model
     from daclip.controller.factory import create_clip
-    from daclip.controller.trainer import TrainConfig, train
+    from daclip.controller.report import write_outputs
+    from daclip.controller.trainer import train
     from daclip.runtime.settings import RunSettings
 
     logging.basicConfig(level=logging.WARNING)

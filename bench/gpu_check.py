@@ -99,7 +99,8 @@ def _settings(p: dict, out: Path, steps: int):
 
 def train_daclip(p: dict, out: Path) -> dict:
     from bench.daclip_cpu import loader_throughput
-    from daclip.controller.trainer import TrainConfig, train
+    from daclip.controller.config import TrainConfig
+    from daclip.controller.trainer import train
 
     train_m, _ = p["manifests"]
     cfg = TrainConfig(shards=(train_m,), model=p["clip"], pretrained="none", batch_size=p["daclip_batch"],
@@ -114,7 +115,8 @@ def train_daclip(p: dict, out: Path) -> dict:
 
 
 def train_restore(p: dict, out: Path) -> dict:
-    from daclip.restoration.trainer import TrainConfig, train
+    from daclip.restoration.config import TrainConfig
+    from daclip.restoration.trainer import train
 
     train_m, _ = p["manifests"]
     cfg = TrainConfig(shards=(train_m,), model=p["unet"], daclip=str(out / "daclip"), batch_size=p["restore_batch"],

@@ -94,10 +94,11 @@ def run_arm(arm: str, args: argparse.Namespace, train_manifests: list[str], val:
     """Train one arm (in its own process), then restore the validation tiles with it."""
     import torch
 
+    from daclip.loading import load_encoder, load_restoration
+    from daclip.restoration.config import TrainConfig
     from daclip.restoration.metrics import psnr, ssim
-    from daclip.restoration.model import load_encoder, load_restoration
     from daclip.restoration.restore import SamplingConfig, restore_array
-    from daclip.restoration.trainer import TrainConfig, train
+    from daclip.restoration.trainer import train
     from daclip.runtime.settings import RunSettings
 
     torch.set_num_threads(args.threads)

@@ -105,7 +105,8 @@ def time_run(kind: str, manifests: list[str], steps: int, every: int, batch_size
 
 def time_trainer(manifests: list[str], out: Path, steps: int, save_every: int | None, workers: int) -> dict:
     """The real train-daclip (runtime included) with checkpoints every ``save_every`` steps (None: the default)."""
-    from daclip.controller.trainer import TrainConfig, train
+    from daclip.controller.config import TrainConfig
+    from daclip.controller.trainer import train
     from daclip.runtime.settings import RunSettings
 
     config = TrainConfig(shards=tuple(manifests), model="tiny", pretrained="none", batch_size=64, lr=1e-3, warmup=5)

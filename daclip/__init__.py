@@ -28,8 +28,8 @@ __all__ = ["load", "load_restorer"]
 
 def load(path: str, device: str = "cpu") -> Any:
     """Load a DA-CLIP from a run or checkpoint folder, or a released ``daclip_*.pt`` file
-    (converted in memory; see :mod:`daclip.controller.model` and :mod:`daclip.convert`)."""
-    from .controller.model import load as _load
+    (converted in memory): :func:`daclip.loading.load`."""
+    from .loading import load as _load
 
     return _load(path, device=device)
 
@@ -38,10 +38,8 @@ def load_restorer(path: str, device: str = "cpu") -> Any:
     """Load a restoration model: ``.unet(x_t, mu, t, content=..., degradation=...)`` and ``.sde``.
 
     ``path``: a train-restore run or checkpoint folder, a ``daclip convert`` folder, or a released
-    U-Net file (converted in memory). See :func:`daclip.restoration.model.load_restoration`.
+    U-Net file (converted in memory). See :func:`daclip.loading.load_restorer`.
     """
-    from .restoration.model import load_restoration
+    from .loading import load_restorer as _load_restorer
 
-    loaded = load_restoration(path, device=device)
-    loaded.unet.eval()
-    return loaded
+    return _load_restorer(path, device=device)

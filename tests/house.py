@@ -57,7 +57,7 @@ def imported_modules(module: str, path: Path, known: set[str]) -> Iterator[str]:
                 yield from _resolve(child if child in known else base, known)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             match = LAZY_REFERENCE.match(node.value)
-            if match and match.group(1) in known:
+            if match and match.group(1) in known and node.value not in LAYERS:  # a bare "daclip" is a word
                 yield match.group(1)
 
 

@@ -37,7 +37,7 @@ def test_files_match_the_record_and_fit_the_budget():
 
 
 def test_the_restorer_finds_its_daclip_wherever_the_folder_is():
-    from daclip.restoration.model import load_encoder, load_restoration
+    from daclip.loading import load_encoder, load_restoration
 
     loaded = load_restoration(WEIGHTS / "restore")
     assert json.loads((WEIGHTS / "restore" / "config.json").read_text())["daclip"] == "../daclip"

@@ -7,6 +7,7 @@ member's pixels).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -36,9 +37,22 @@ def _blank_row(message: str) -> tuple[Any, ...]:
     return (message, None, None, None, [], "", None, "", "")
 
 
-def build(dataset: Dataset) -> tuple[Any, list[Any], list[Any]]:
-    """Lay out the tab inside the current ``gr.Blocks``; returns ``(refresh, inputs, outputs)`` for
-    the page's load event."""
+@dataclass
+class _Controls:
+    """The tab's components, as the handlers read and write them."""
+
+    inputs: list[Any]  # the facets, the caption and parameter filters, the page number
+    filters: tuple[Any, Any]  # caption and parameter-range text boxes (committed on Enter too)
+    table: Any
+    summary: Any
+    row: Any
+    show: Any
+    replay: Any
+    row_outputs: list[Any]
+    replay_outputs: list[Any]
+
+
+def _layout(dataset: Dataset) -> _Controls:
     notes = "\n".join(f"- **could not open** {line}" for line in dataset.errors)
     gr.Markdown(notes or f"{len(dataset.frame)} rows from {dataset.frame['manifest'].nunique()} manifest(s).",
                 elem_id="dataset-status")
@@ -70,7 +84,13 @@ def build(dataset: Dataset) -> tuple[Any, list[Any], list[Any]]:
     hashes = gr.Textbox(label="hashes", interactive=False, lines=3, elem_id="row-hashes")
     replay_note = gr.Markdown(elem_id="replay-note")
     replayed = gr.Image(label="replayed LQ", format="png", interactive=False, elem_id="replay-lq")
+    return _Controls(inputs=[*facets, caption, param_range, page], filters=(caption, param_range), table=table,
+                     summary=summary, row=row, show=show, replay=replay,
+                     row_outputs=[row_note, lq, hq, compare, maps, caption_box, params, hashes, error_box],
+                     replay_outputs=[replay_note, replayed])
 
+
+def _refresher(dataset: Dataset):
     def refresh(*values: Any) -> tuple[Any, ...]:
         *spec, page_no = values
         try:
@@ -81,6 +101,10 @@ def build(dataset: Dataset) -> tuple[Any, list[Any], list[Any]]:
         page_no = min(max(int(page_no or 0), 0), pages - 1)
         return dataset.page(rows, page_no, PAGE_SIZE), _summary_text(dataset, rows) + f"  \npage {page_no} of {pages}"
 
+    return refresh
+
+
+def _row_shower(dataset: Dataset):
     def show_row(row_no: float | None) -> tuple[Any, ...]:
         if row_no is None:
             return _blank_row("pick a row: type its number or click it in the table")
@@ -96,12 +120,17 @@ def build(dataset: Dataset) -> tuple[Any, list[Any], list[Any]]:
         return (note, images.get("lq"), images.get("hq"), pair, side, view.caption or "", view.params,
                 hashes_text, view.error or "")
 
-    def pick(table_value: Any, evt: gr.SelectData) -> Any:  # gradio passes ``evt`` by this annotation
-        try:
-            return int(table_value.iloc[evt.index[0]]["row"])
-        except (AttributeError, IndexError, KeyError, TypeError, ValueError):
-            return None
+    return show_row
 
+
+def pick(table_value: Any, evt: gr.SelectData) -> Any:  # gradio passes ``evt`` by this annotation
+    try:
+        return int(table_value.iloc[evt.index[0]]["row"])
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _replayer(dataset: Dataset):
     def run_replay(row_no: float | None) -> tuple[str, Any]:
         if row_no is None:
             return "pick a row first", None
@@ -111,14 +140,21 @@ def build(dataset: Dataset) -> tuple[Any, list[Any], list[Any]]:
             return f"**replay failed:** {type(exc).__name__}: {exc}", None
         return ("✅ " if result.matches else "❌ ") + result.message, result.lq
 
-    inputs = [*facets, caption, param_range, page]
-    row_outputs = [row_note, lq, hq, compare, maps, caption_box, params, hashes, error_box]
-    for control in inputs:
-        control.change(refresh, inputs, [table, summary])
-    for box in (caption, param_range):  # typing may only commit on Enter, depending on the browser
-        box.submit(refresh, inputs, [table, summary])
-    show.click(show_row, row, row_outputs)
-    row.submit(show_row, row, row_outputs)
-    table.select(pick, table, row).then(show_row, row, row_outputs)
-    replay.click(run_replay, row, [replay_note, replayed])
-    return refresh, inputs, [table, summary]
+    return run_replay
+
+
+def build(dataset: Dataset) -> tuple[Any, list[Any], list[Any]]:
+    """Lay out the tab inside the current ``gr.Blocks``; returns ``(refresh, inputs, outputs)`` for
+    the page's load event."""
+    c = _layout(dataset)
+    refresh, show_row, run_replay = _refresher(dataset), _row_shower(dataset), _replayer(dataset)
+    page_outputs = [c.table, c.summary]
+    for control in c.inputs:
+        control.change(refresh, c.inputs, page_outputs)
+    for box in c.filters:  # typing may only commit on Enter, depending on the browser
+        box.submit(refresh, c.inputs, page_outputs)
+    c.show.click(show_row, c.row, c.row_outputs)
+    c.row.submit(show_row, c.row, c.row_outputs)
+    c.table.select(pick, c.table, c.row).then(show_row, c.row, c.row_outputs)
+    c.replay.click(run_replay, c.row, c.replay_outputs)
+    return refresh, c.inputs, page_outputs

@@ -100,11 +100,11 @@ def load_models(ckpt: str | None, restorer: str | None, sampling: Any, device: s
     device = str(resolve_device(device))
     models = Models(device=device, max_pixels=max_pixels)
     if ckpt:
-        import daclip
+        from ..loading import load
 
-        models.daclip = daclip.load(ckpt, device=device).eval()
+        models.daclip = load(ckpt, device=device).eval()
     if restorer:
-        from ..restoration.model import load_encoder, load_restoration
+        from ..loading import load_encoder, load_restoration
 
         loaded = load_restoration(restorer, device=device)
         loaded.inference_net("ema").eval()

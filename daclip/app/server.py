@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from pipelines.common.cli import manifest_inputs
 from pipelines.common.images import DEFAULT_MAX_PIXELS
 
 from ..restoration.restore import SamplingConfig
@@ -57,8 +58,8 @@ def launch(demo: Any, host: str = "127.0.0.1", port: int = 7860, block: bool = T
 
 
 @click.command("app")
-@click.option("--manifests", "manifests", multiple=True, type=click.Path(exists=True),
-              help="Manifest file or folder of manifests (repeatable).")
+@manifest_inputs(click.Path(exists=True), old_spellings=("--manifests",),
+                 help="Manifest file or folder of manifests (repeatable; also positional).")
 @click.option("--ckpt", default=None, help="DA-CLIP run or checkpoint folder (degradation probabilities).")
 @click.option("--restorer", default=None, help="Restoration run or checkpoint folder (train-restore, convert).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")

@@ -98,13 +98,13 @@ def format_text(pred: Prediction, top_k: int) -> str:
 def command(images: tuple[str, ...], ckpt: str, as_json: bool, top_k: int, threshold: float | None,
             device: str) -> None:
     """Print each image's degradations above the threshold (most likely first), its top-1 and probabilities."""
-    import daclip
+    from ..loading import load
 
     if not Path(ckpt).exists():
         raise click.ClickException(f"no checkpoint at {ckpt}: pass --ckpt runs/NAME (a train-daclip run folder)")
     try:
         dev = resolve_device(device)
-        model = daclip.load(ckpt, device=dev)
+        model = load(ckpt, device=dev)
     except (FileNotFoundError, ValueError) as exn:
         raise click.ClickException(str(exn)) from None
     preds = classify_images(model, images, dev, threshold=threshold)

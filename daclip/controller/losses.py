@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .config import MULTI_LABEL_LOSSES
+
 
 def clip_infonce(image: torch.Tensor, text: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """Symmetric InfoNCE on L2-normalised features (row i matches row i)."""
@@ -68,7 +70,6 @@ DEGRADATION_LOSSES: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]] 
     "infonce": degradation_infonce,
     "bce": degradation_bce,
 }
-MULTI_LABEL_LOSSES = frozenset({"bce"})  # losses that read the multi-hot target (and the model's logit bias)
 
 
 class MixtureLabelError(ValueError):

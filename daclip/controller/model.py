@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,9 +37,9 @@ from torch import nn
 from degradations import NAMES
 
 from ..data.transforms import preprocess_tensor
+from .config import CONTROL_ORDERS
 from .factory import clip_from_config, create_clip, get_tokenizer, tokenizer_for_config
 
-CONTROL_ORDERS = ("aligned", "reversed")
 PREPROCESS = ("tensor", "pil")
 MAX_LOGIT_SCALE = math.log(100.0)
 # the multi-label bias starts where sigmoid(bias) = 0.1, the prior of one type in ten when the
@@ -260,27 +259,6 @@ def _base_clip(config: DaCLIPConfig, pretrained: str) -> nn.Module:
 def state_for_checkpoint(model: DaCLIP) -> dict[str, torch.Tensor]:
     """Everything ``load`` needs, frozen CLIP included, so a checkpoint stands alone."""
     return {k: v for k, v in model.state_dict().items()}
-
-
-def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> DaCLIP:
-    """Load a trained DA-CLIP from a checkpoint folder or a run folder (its latest checkpoint),
-    or a released DA-CLIP file (``daclip_ViT-B-32.pt``: converted in memory, see :mod:`daclip.convert`).
-
-    The base CLIP is built without weights (no download) and everything comes from the
-    checkpoint's ``model.safetensors``.
-    """
-    from ..runtime.checkpoint import load_checkpoint
-
-    if os.path.isfile(path):
-        from ..convert import convert_file
-
-        weights, config = convert_file(path, kind="daclip")
-    else:
-        weights, config, _ = load_checkpoint(path)
-    model_config = config.get("model", config)
-    if model_config.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a DA-CLIP checkpoint (config format {model_config.get('format')!r})")
-    return from_weights(DaCLIPConfig.from_dict(model_config), weights).to(device).eval()
 
 
 def from_weights(config: DaCLIPConfig, weights: dict[str, torch.Tensor]) -> DaCLIP:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -35,8 +34,9 @@ from ..data.shards import ShardIndex, check_index, load_index
 from ..runtime.loop import RunContext, run
 from ..runtime.schedule import warmup_cosine
 from ..runtime.settings import TRAINER_DEFAULTS, RunSettings
+from .config import AUTO, MULTI_LABEL_LOSSES, TrainConfig
 from .evaluate import val_accuracy
-from .losses import DEGRADATION_LOSSES, MULTI_LABEL_LOSSES, LossConfig
+from .losses import DEGRADATION_LOSSES, LossConfig
 from .metrics import exact_set_hits, training_prediction
 from .model import DaCLIP, DaCLIPConfig, build, from_weights, state_for_checkpoint
 from .task import TrainingTask, param_groups
@@ -46,40 +46,6 @@ log = logging.getLogger(__name__)
 __all__ = ["TrainConfig", "train"]
 
 DEFAULTS = TRAINER_DEFAULTS["train-daclip"]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """DA-CLIP's own settings; the run's (steps, checkpoints, device, ...) are a RunSettings."""
-
-    shards: tuple[str, ...]
-    model: str = "ViT-B-32"
-    pretrained: str = "laion2b_s34b_b79k"
-    control_order: str = "aligned"
-    epochs: int = 1  # run length when --steps is not given: epochs x (manifest samples / global batch)
-    batch_size: int = 64
-    accum: int = 1
-    lr: float = 3e-5
-    warmup: int = 100
-    weight_decay: float = 0.05
-    degradation_loss: str = "auto"  # auto: ce on single-type data, bce when mixtures are present
-    hq_align_weight: float = 0.0
-    shuffle_buffer: int = 256
-    train_split: str | None = None
-    val_split: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.accum < 1:
-            raise ValueError("--batch-size and --accum must be >= 1")
-        if self.epochs < 1:
-            raise ValueError("--epochs must be >= 1")
-        if self.degradation_loss != AUTO:
-            LossConfig(self.degradation_loss, self.hq_align_weight)  # validates
-        elif self.hq_align_weight < 0:
-            raise ValueError("hq_align_weight must be >= 0")
-
-
-AUTO = "auto"
 
 
 def resolve_degradation_loss(requested: str, index: ShardIndex, resumed_multi_label: bool | None = None) -> str:
@@ -249,8 +215,3 @@ def _report_labels(index: ShardIndex, loss: str) -> None:
                  index.num_unknown, index.num_samples,
                  "" if index.num_unknown < index.num_samples else " (no degradation term at all)")
 
-
-if __name__ == "__main__":  # python -m daclip.controller.trainer (torchrun): the console script
-    from daclip.cli import train_daclip
-
-    train_daclip()

@@ -15,6 +15,7 @@ import click
 import cv2
 import numpy as np
 
+from pipelines.common.cli import OldSpellings
 from pipelines.common.images import load_image, save_image
 
 from .evaluate import make_grid
@@ -84,7 +85,8 @@ def compare_images(lqs: list[Path], restored_dir: Path, out: Path, daclip: str |
 @click.option("--hq", "hq_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder of clean images (<stem>.png); default: <stem>.hq.png beside each LQ image.")
 @click.option("--daclip", default=None, help="DA-CLIP checkpoint whose prediction captions each row.")
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Picture to write.")
+@click.option("--out", "-o", cls=OldSpellings, required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Picture to write.")
 def command(images, restored, hq_dir, daclip, out) -> None:
     """One picture of LQ | restored | HQ rows for IMAGES, with predicted type and PSNR."""
     try:

@@ -20,13 +20,15 @@ import cv2
 import numpy as np
 import torch
 
+from pipelines.common.cli import manifest_inputs
 from pipelines.common.devices import resolve_device
 from pipelines.common.files import safe_join, write_text_atomic
 from pipelines.common.images import save_image
 
 from ..data.shards import sample_stream, split_by_degradation
+from ..loading import load_encoder, load_restoration
 from .metrics import CHANNELS, LpipsUnavailable, lpips_metric, psnr, ssim
-from .model import ImageEncoder, load_encoder, load_restoration
+from .model import ImageEncoder
 from .restore import SamplingConfig, num_network_calls, restore_array, sampling_options
 from .sde import IRSDE
 from .unet import ConditionalUNet
@@ -104,13 +106,7 @@ def evaluate_restore(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
     net = loaded.inference_net(cfg.weights).eval()
     cfg = replace(cfg, sampling=cfg.sampling.resolved(loaded.config.sampling))
     encoder = load_encoder(loaded.config, device, cfg.daclip)
-    lpips_fn, lpips_status = None, "disabled"
-    if cfg.lpips:
-        try:
-            lpips_fn, lpips_status = lpips_metric(str(device)), "ok"
-        except LpipsUnavailable as exn:
-            lpips_status = str(exn)
-            log.warning("%s", exn)
+    lpips_fn, lpips_status = _lpips(cfg.lpips, device)
     per_type = split_by_degradation(list(cfg.shards), cfg.split)
     total = sum(len(ix.samples) if cfg.limit is None else min(cfg.limit, len(ix.samples))
                 for ix in per_type.values())
@@ -126,17 +122,7 @@ def evaluate_restore(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
                 bar.set_postfix_str(f"{name} {lq.shape[1]}x{lq.shape[0]} "
                                     f"({num_network_calls(*lq.shape[:2], loaded.sde, cfg.sampling)} calls)")
                 restored = restore_array(net, loaded.sde, encoder, lq, cfg.sampling, device)
-                row = {
-                    "key": sample["key"], "degradation": name, "width": lq.shape[1], "height": lq.shape[0],
-                    "psnr": psnr(restored, hq, cfg.crop_border, cfg.channel),
-                    "ssim": ssim(restored, hq, cfg.crop_border, cfg.channel),
-                    "lq_psnr": psnr(lq, hq, cfg.crop_border, cfg.channel),
-                    "lq_ssim": ssim(lq, hq, cfg.crop_border, cfg.channel),
-                }
-                if lpips_fn is not None:
-                    row["lpips"] = lpips_fn(restored, hq)
-                    row["lq_lpips"] = lpips_fn(lq, hq)
-                images.append(row)
+                images.append(_image_scores(sample["key"], name, restored, lq, hq, cfg, lpips_fn))
                 if cfg.save_images:
                     # names come from the manifest and the tar: joined only under OUT/images, never outside
                     save_image(restored, safe_join(out, "images", name, f"{sample['key']}.png"))
@@ -147,12 +133,46 @@ def evaluate_restore(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
                 grid_path = save_image(make_grid(rows, cfg.grid_height), safe_join(out, f"grid_{name}.png"))
                 grids[name] = grid_path.name
     metric_names = ["psnr", "ssim", "lq_psnr", "lq_ssim"] + (["lpips", "lq_lpips"] if lpips_fn else [])
+    report = _report(cfg, list(per_type), images, grids, lpips_status, metric_names)
+    write_text_atomic(json.dumps(report, indent=2) + "\n", out / "metrics.json")
+    return report
+
+
+def _lpips(wanted: bool, device: Any) -> tuple[Any, str]:
+    """The LPIPS metric and its status line ("ok", "disabled", or why it is unavailable)."""
+    if not wanted:
+        return None, "disabled"
+    try:
+        return lpips_metric(str(device)), "ok"
+    except LpipsUnavailable as exn:
+        log.warning("%s", exn)
+        return None, str(exn)
+
+
+def _image_scores(key: str, degradation: str, restored: np.ndarray, lq: np.ndarray, hq: np.ndarray,
+                  cfg: EvalConfig, lpips_fn: Any) -> dict[str, Any]:
+    row = {
+        "key": key, "degradation": degradation, "width": lq.shape[1], "height": lq.shape[0],
+        "psnr": psnr(restored, hq, cfg.crop_border, cfg.channel),
+        "ssim": ssim(restored, hq, cfg.crop_border, cfg.channel),
+        "lq_psnr": psnr(lq, hq, cfg.crop_border, cfg.channel),
+        "lq_ssim": ssim(lq, hq, cfg.crop_border, cfg.channel),
+    }
+    if lpips_fn is not None:
+        row["lpips"] = lpips_fn(restored, hq)
+        row["lq_lpips"] = lpips_fn(lq, hq)
+    return row
+
+
+def _report(cfg: EvalConfig, types: list[str], images: list[dict[str, Any]], grids: dict[str, str],
+            lpips_status: str, metric_names: list[str]) -> dict[str, Any]:
+    """metrics.json: the settings, the mean of each metric per degradation and over them, every image's row."""
     per_degradation = {}
-    for name in per_type:
+    for name in types:
         rows = [r for r in images if r["degradation"] == name]
         if rows:
             per_degradation[name] = {"n": len(rows), **{m: _mean([r[m] for r in rows]) for m in metric_names}}
-    report = {
+    return {
         "checkpoint": str(Path(cfg.ckpt)),
         "settings": {
             **{k: v for k, v in asdict(cfg).items() if k not in ("sampling", "shards")},
@@ -165,8 +185,6 @@ def evaluate_restore(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
         "grids": grids,
         "images": images,
     }
-    write_text_atomic(json.dumps(report, indent=2) + "\n", out / "metrics.json")
-    return report
 
 
 def validate(
@@ -189,7 +207,8 @@ def validate(
 
 
 @click.command("evaluate-restore")
-@click.option("--shards", multiple=True, required=True, help="Manifest(s), e.g. manifests/val.parquet.")
+@manifest_inputs(click.STRING, required=True, old_spellings=("--shards",),
+                 help="Manifest, e.g. manifests/val.parquet (repeatable; also positional).")
 @click.option("--split", default="val", show_default=True, help="Manifest split ('' for all rows).")
 @click.option("--ckpt", required=True, help="Restoration checkpoint or run folder.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for metrics.json and grids.")
@@ -202,11 +221,11 @@ def validate(
 @click.option("--grid-rows", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--no-lpips", is_flag=True, help="Do not try LPIPS.")
 @click.option("--save-images", is_flag=True, help="Also write every restored image under OUT/images/.")
-def command(shards, split, ckpt, out, sampling, channel, crop_border, limit, grid_rows, weights, daclip, no_lpips,
+def command(manifests, split, ckpt, out, sampling, channel, crop_border, limit, grid_rows, weights, daclip, no_lpips,
             save_images, device) -> None:
     """Restore a validation split and report PSNR/SSIM per degradation (JSON + sample grids)."""
     try:
-        cfg = EvalConfig(shards=tuple(shards), ckpt=ckpt, out=out, split=split or None, sampling=sampling,
+        cfg = EvalConfig(shards=tuple(manifests), ckpt=ckpt, out=out, split=split or None, sampling=sampling,
                          channel=channel, crop_border=crop_border, limit=limit, grid_rows=grid_rows,
                          weights=weights, daclip=daclip, device=device, lpips=not no_lpips,
                          save_images=save_images)

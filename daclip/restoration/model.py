@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from ..runtime.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
+from ..runtime.checkpoint import save_checkpoint
 from .sde import IRSDE, SDEConfig
 from .unet import ConditionalUNet, UNetConfig
 
@@ -40,8 +40,6 @@ __all__ = [
     "embed",
     "get_model_config",
     "list_models",
-    "load_encoder",
-    "load_restoration",
     "save_restoration",
 ]
 
@@ -195,23 +193,6 @@ class LoadedRestoration:
 WEIGHTS = ("ema", "net")
 
 
-def load_restoration(
-    path: str | os.PathLike, device: str | torch.device = "cpu", with_state: bool = False
-) -> LoadedRestoration:
-    """Load a restoration checkpoint (a folder, or a run folder with ``checkpoints/latest``), or a
-    released U-Net file (``universal-ir.pth``, ``wild-ir.pth``: converted in memory, see :mod:`daclip.convert`)."""
-    if os.path.isfile(path):
-        from ..convert import convert_file
-
-        state, raw_config = convert_file(path, kind="unet")
-        return from_weights(state, raw_config, device)
-    state, raw_config, training_state = load_checkpoint(path, with_state=with_state)
-    ref = raw_config.get("daclip")
-    if ref and not Path(ref).is_absolute():  # relocatable pairs: relative to the checkpoint folder
-        raw_config = {**raw_config, "daclip": str((resolve_checkpoint(path) / ref).resolve())}
-    return from_weights(state, raw_config, device, training_state)
-
-
 def from_weights(weights: dict[str, torch.Tensor], raw_config: dict[str, Any], device: str | torch.device = "cpu",
                  training_state: dict[str, Any] | None = None) -> LoadedRestoration:
     """A restoration model rebuilt from a checkpoint's weights and config."""
@@ -257,20 +238,3 @@ def embed(
         text = encoder.encode_text(encoder.tokenize([degradation_text]), normalize=True).to(degradation)
         degradation = text.expand_as(degradation) * degradation.norm(dim=-1, keepdim=True)
     return content.float().to(lq.device), degradation.float().to(lq.device)
-
-
-def load_encoder(config: RestorationConfig, device: str | torch.device, override: str | None = None):
-    """The frozen DA-CLIP a restoration model was trained with (or ``override``), None if unconditioned."""
-    if not config.unet.conditioned:
-        return None
-    path = override or config.daclip
-    if not path:
-        raise ValueError("this restoration model is DA-CLIP conditioned but its config names no DA-CLIP "
-                         "checkpoint: pass --daclip")
-    from .. import load
-
-    encoder = load(path, device=device)
-    if int(encoder.embed_dim) != config.unet.context_dim:
-        raise ValueError(f"DA-CLIP at {path} has embed_dim {encoder.embed_dim}, the U-Net expects "
-                         f"{config.unet.context_dim}")
-    return encoder.eval().requires_grad_(False)

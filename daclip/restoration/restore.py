@@ -24,7 +24,8 @@ import torch
 from pipelines.common.devices import resolve_device
 from pipelines.common.images import load_image, save_image
 
-from .model import WEIGHTS, ImageEncoder, embed, load_encoder, load_restoration
+from ..loading import load_encoder, load_restoration
+from .model import WEIGHTS, ImageEncoder, embed
 from .samplers import SAMPLERS, make_sampler
 from .sde import IRSDE
 from .unet import ConditionalUNet

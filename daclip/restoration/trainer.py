@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from ..data.shards import check_index, load_index
 from ..runtime.loop import RunContext, run
 from ..runtime.schedule import warmup_cosine
 from ..runtime.settings import TRAINER_DEFAULTS, RunSettings
+from .config import LOSS_NAMES, TrainConfig
 from .evaluate import validate
 from .model import EMA, RestorationConfig, checkpoint_weights, create_model, embed, from_weights
 from .sde import IRSDE, SDEConfig
@@ -43,44 +43,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["LOSSES", "TrainConfig", "train"]
 
-LOSSES = {"ml": IRSDE.loss, "x0": IRSDE.x0_loss}
+LOSSES = dict(zip(LOSS_NAMES, (IRSDE.loss, IRSDE.x0_loss), strict=True))
 DEFAULTS = TRAINER_DEFAULTS["train-restore"]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Restoration's own settings; the run's (steps, checkpoints, device, ...) are a RunSettings."""
-
-    shards: tuple[str, ...]
-    model: str = "tiny"
-    daclip: str | None = None  # None: unconditioned IR-SDE baseline (--no-daclip)
-    split: str | None = "train"
-    val_split: str | None = "val"
-    batch_size: int | None = None  # None: the model config's default
-    patch: int | None = None
-    lr: float | None = None
-    warmup: int = 0  # linear learning-rate warmup steps before the cosine decay
-    grad_clip: float | None = None  # clip the gradient norm to this (None: off); guards high learning rates
-    prediction: str | None = None  # network output, "noise" or "x0" (default: the model config's, else noise)
-    loss: str = "ml"  # "ml": IR-SDE's L1 on the reverse-step mean; "x0": L1 on the implied clean image
-    min_lr: float = 1e-6
-    weight_decay: float = 0.0
-    betas: tuple[float, float] = (0.9, 0.99)
-    ema_decay: float = 0.995
-    ema_every: int = 10
-    val_images: int = 8
-    val_crop: int = 128
-    val_steps: int | None = None
-    amp: bool = True
-    shuffle_buffer: int = 64
-
-    def __post_init__(self) -> None:
-        if not self.shards:
-            raise ValueError("give at least one --shards manifest")
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; valid: {sorted(LOSSES)}")
-        if self.warmup < 0:
-            raise ValueError("warmup must be >= 0")
 
 
 def train(cfg: TrainConfig, settings: RunSettings) -> dict[str, Any]:
@@ -125,7 +89,7 @@ class RestorationTraining:
     def build(cls, cfg: TrainConfig, ctx: RunContext) -> RestorationTraining:
         encoder, context_dim = None, None
         if cfg.daclip:
-            from .. import load as load_daclip
+            from ..loading import load as load_daclip
 
             encoder = load_daclip(cfg.daclip, device=str(ctx.device)).eval().requires_grad_(False)
             context_dim = int(encoder.embed_dim)
@@ -224,8 +188,3 @@ def _with_overrides(config: RestorationConfig, cfg: TrainConfig, resumed: bool) 
     return RestorationConfig(name=config.name, unet=config.unet, sde=sde_config, daclip=config.daclip, train=train,
                              sampling=config.sampling)
 
-
-if __name__ == "__main__":  # python -m daclip.restoration.trainer (torchrun): the console script
-    from daclip.cli import train_restore
-
-    train_restore()

@@ -137,104 +137,161 @@ def _load_resume(folder: RunFolder) -> Resumed | None:
     return Resumed(path, weights, config, state)
 
 
-def _train(task: Task, ctx: RunContext) -> dict[str, Any]:
-    settings, dist, device, folder = ctx.settings, ctx.dist, ctx.device, ctx.folder
-    total = task.total_steps
-    stop = min(total, settings.stop_at) if settings.stop_at else total
-    save_every = settings.save_interval(total)
-    val_every = settings.val_every or save_every
-    log_every = settings.log_every or task.log_every
-    module: nn.Module = task.module
-    if dist.world > 1:
-        from torch.nn.parallel import DistributedDataParallel
+@dataclass
+class _Intervals:
+    """When a run stops, logs, validates and checkpoints (in steps)."""
 
-        module = DistributedDataParallel(task.module, device_ids=[device.index] if device.type == "cuda" else None,
-                                         find_unused_parameters=task.find_unused_parameters)
-    use_scaler = device.type == "cuda" and task.amp_dtype == torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+    total: int
+    stop: int
+    save_every: int
+    val_every: int
+    log_every: int
+
+    @classmethod
+    def of(cls, task: Task, settings: RunSettings) -> _Intervals:
+        total = task.total_steps
+        save_every = settings.save_interval(total)
+        return cls(total=total, stop=min(total, settings.stop_at) if settings.stop_at else total,
+                   save_every=save_every, val_every=settings.val_every or save_every,
+                   log_every=settings.log_every or task.log_every)
+
+
+@dataclass
+class _Progress:
+    """What the loop keeps between steps: the run's summary, the metric window, throughput."""
+
+    summary: dict[str, Any]
+    bar: Any
+    window: MetricWindow = dataclasses.field(default_factory=MetricWindow)
+    samples_done: int = 0
+    train_seconds: float = 0.0
+
+
+def _train(task: Task, ctx: RunContext) -> dict[str, Any]:
+    settings, dist = ctx.settings, ctx.dist
+    every = _Intervals.of(task, settings)
+    module = _parallel(task, ctx)
+    scaler = torch.amp.GradScaler("cuda", enabled=ctx.device.type == "cuda" and task.amp_dtype == torch.float16)
 
     step, summary = 0, {}
     state = ctx.resumed.state if ctx.resumed is not None else None
     if state is not None:
-        step, summary = _restore(task, scaler, state, dist, save_every)
+        step, summary = _restore(task, scaler, state, dist, every.save_every)
         if dist.main:
-            log.info("resumed from %s at step %d of %d", ctx.resumed.path, step, total)
-    summary.update(steps=total, start_step=step)
-    if step >= stop:
-        log.info("already trained for %d of %d steps", step, stop)
+            log.info("resumed from %s at step %d of %d", ctx.resumed.path, step, every.total)
+    summary.update(steps=every.total, start_step=step)
+    if step >= every.stop:
+        log.info("already trained for %d of %d steps", step, every.stop)
         return {**summary, "final_step": step}
-
     if dist.main:
-        folder.root.mkdir(parents=True, exist_ok=True)
-        folder.write_config({"trainer": task.name, "run": _jsonable(dataclasses.asdict(settings)),
-                             "task": task.config_record(), "resolved": {
-                                 "save_every": save_every, "val_every": val_every, "log_every": log_every,
-                                 "workers": ctx.workers, "device": str(device), "world_size": dist.world,
-                                 "threads": torch.get_num_threads()}})
-        log.info("%s; %d steps from step %d, checkpoint every %d", task.describe(), total, step, save_every)
+        _write_run_record(task, ctx, every)
+        log.info("%s; %d steps from step %d, checkpoint every %d", task.describe(), every.total, step,
+                 every.save_every)
 
-    bar = progress_bar(task.name, total, step, enabled=settings.progress and dist.main)
-    window = MetricWindow()
-    samples_done, train_seconds = 0, 0.0
-    batches = task.batches(step, save_every)
-    started = time.monotonic()
+    progress = _Progress(summary, progress_bar(task.name, every.total, step, enabled=settings.progress and dist.main))
     summary["stopped_by_time_limit"] = False
     try:
-        while step < stop:
-            t0 = time.perf_counter()
-            task.optimizer.zero_grad(set_to_none=True)
-            for micro in range(task.accum):
-                batch = next(batches)
-                last = micro == task.accum - 1 or dist.world == 1
-                with nullcontext() if last else module.no_sync():  # type: ignore[operator]
-                    loss, stats = task.loss(module, batch, step)
-                    scaler.scale(loss if task.accum == 1 else loss / task.accum).backward()
-                window.add(stats)
-            if task.grad_clip:
-                scaler.unscale_(task.optimizer)
-                torch.nn.utils.clip_grad_norm_(task.module.parameters(), task.grad_clip)
-            scaler.step(task.optimizer)
-            scaler.update()
-            task.scheduler.step()
-            step += 1
-            task.after_step(step)
-            seconds = time.perf_counter() - t0
-            window.tick(seconds)
-            train_seconds += seconds
-            samples_done += task.samples_per_step * dist.world
-            if bar is not None:
-                bar.update(1)
-
-            if settings.max_minutes is not None and step < stop and any_rank(
-                    time.monotonic() - started > settings.max_minutes * 60, dist, device):
-                stop = step  # this step is the last: it is logged, validated and checkpointed
-                summary["stopped_by_time_limit"] = True
-                if dist.main:
-                    say(bar, log, f"--max-minutes {settings.max_minutes:g} spent: stopping at step {step} of {total}")
-            if step % log_every == 0 or step == stop:
-                row = {"step": step, **task.summarize(window.sums, window.steps),
-                       "lr": task.scheduler.get_last_lr()[0], **window.rates(task.samples_per_step * dist.world)}
-                window.reset()
-                summary.update({k: v for k, v in row.items() if k != "step"})
-                if dist.main:
-                    folder.append_metrics(row)
-                if bar is not None:
-                    bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k in ("loss", "accuracy", "samples_per_s")})
-            if settings.val and (step % val_every == 0 or step == stop):
-                metrics = task.validate(step)
-                if metrics:
-                    summary.update(metrics)
-                    if dist.main:
-                        folder.append_metrics({"step": step, **metrics})
-                        say(bar, log, task.format_validation(step, metrics))
-            if step % save_every == 0 or step == stop:
-                _save(task, ctx, scaler, step, save_every, {**summary, "final_step": step})
+        step = _steps(task, ctx, module, scaler, every, step, progress)
     finally:
-        if bar is not None:
-            bar.close()
+        if progress.bar is not None:
+            progress.bar.close()
     summary["final_step"] = step
-    summary["samples_per_s"] = samples_done / train_seconds if train_seconds else None
+    summary["samples_per_s"] = progress.samples_done / progress.train_seconds if progress.train_seconds else None
     return summary
+
+
+def _parallel(task: Task, ctx: RunContext) -> nn.Module:
+    """The task's module, wrapped in DistributedDataParallel when there are several ranks."""
+    if ctx.dist.world == 1:
+        return task.module
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(task.module, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
+                                   find_unused_parameters=task.find_unused_parameters)
+
+
+def _write_run_record(task: Task, ctx: RunContext, every: _Intervals) -> None:
+    ctx.folder.root.mkdir(parents=True, exist_ok=True)
+    ctx.folder.write_config({"trainer": task.name, "run": _jsonable(dataclasses.asdict(ctx.settings)),
+                             "task": task.config_record(), "resolved": {
+                                 "save_every": every.save_every, "val_every": every.val_every,
+                                 "log_every": every.log_every, "workers": ctx.workers, "device": str(ctx.device),
+                                 "world_size": ctx.dist.world, "threads": torch.get_num_threads()}})
+
+
+def _steps(task: Task, ctx: RunContext, module: nn.Module, scaler: torch.amp.GradScaler, every: _Intervals,
+           step: int, progress: _Progress) -> int:
+    """Train from ``step`` to the stop step (or the time limit); returns the last step trained."""
+    settings, dist, summary = ctx.settings, ctx.dist, progress.summary
+    batches = task.batches(step, every.save_every)
+    started = time.monotonic()
+    stop = every.stop
+    while step < stop:
+        t0 = time.perf_counter()
+        _optimizer_step(task, module, scaler, batches, progress.window, step, dist)
+        step += 1
+        task.after_step(step)
+        seconds = time.perf_counter() - t0
+        progress.window.tick(seconds)
+        progress.train_seconds += seconds
+        progress.samples_done += task.samples_per_step * dist.world
+        if progress.bar is not None:
+            progress.bar.update(1)
+
+        if settings.max_minutes is not None and step < stop and any_rank(
+                time.monotonic() - started > settings.max_minutes * 60, dist, ctx.device):
+            stop = step  # this step is the last: it is logged, validated and checkpointed
+            summary["stopped_by_time_limit"] = True
+            if dist.main:
+                say(progress.bar, log, f"--max-minutes {settings.max_minutes:g} spent: stopping at step {step} "
+                                       f"of {every.total}")
+        if step % every.log_every == 0 or step == stop:
+            _log_metrics(task, ctx, progress, step)
+        if settings.val and (step % every.val_every == 0 or step == stop):
+            _validate(task, ctx, progress, step)
+        if step % every.save_every == 0 or step == stop:
+            _save(task, ctx, scaler, step, every.save_every, {**summary, "final_step": step})
+    return step
+
+
+def _optimizer_step(task: Task, module: nn.Module, scaler: torch.amp.GradScaler, batches: Iterator[Any],
+                    window: MetricWindow, step: int, dist: Dist) -> None:
+    """One optimizer step over ``task.accum`` micro-batches (gradients synchronised on the last)."""
+    task.optimizer.zero_grad(set_to_none=True)
+    for micro in range(task.accum):
+        batch = next(batches)
+        last = micro == task.accum - 1 or dist.world == 1
+        with nullcontext() if last else module.no_sync():  # type: ignore[operator]
+            loss, stats = task.loss(module, batch, step)
+            scaler.scale(loss if task.accum == 1 else loss / task.accum).backward()
+        window.add(stats)
+    if task.grad_clip:
+        scaler.unscale_(task.optimizer)
+        torch.nn.utils.clip_grad_norm_(task.module.parameters(), task.grad_clip)
+    scaler.step(task.optimizer)
+    scaler.update()
+    task.scheduler.step()
+
+
+def _log_metrics(task: Task, ctx: RunContext, progress: _Progress, step: int) -> None:
+    window, world = progress.window, ctx.dist.world
+    row = {"step": step, **task.summarize(window.sums, window.steps),
+           "lr": task.scheduler.get_last_lr()[0], **window.rates(task.samples_per_step * world)}
+    window.reset()
+    progress.summary.update({k: v for k, v in row.items() if k != "step"})
+    if ctx.dist.main:
+        ctx.folder.append_metrics(row)
+    if progress.bar is not None:
+        progress.bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k in ("loss", "accuracy", "samples_per_s")})
+
+
+def _validate(task: Task, ctx: RunContext, progress: _Progress, step: int) -> None:
+    metrics = task.validate(step)
+    if metrics:
+        progress.summary.update(metrics)
+        if ctx.dist.main:
+            ctx.folder.append_metrics({"step": step, **metrics})
+            say(progress.bar, log, task.format_validation(step, metrics))
 
 
 def _restore(task: Task, scaler: torch.amp.GradScaler, state: dict[str, Any], dist: Dist,

@@ -157,9 +157,11 @@ class OldSpellings(click.Option):
 
 def manifest_inputs(path_type: click.ParamType = LocalOrURL, required: bool = False,
                     help: str = "A manifest (repeatable; manifests may also be given positionally).",
+                    old_spellings: tuple[str, ...] = (),
                     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The one way a command reads manifests: positionally (``MANIFEST...``) and as repeatable
-    ``--manifest``, gathered into the command's ``manifests`` parameter (positional ones first)."""
+    ``--manifest`` (``old_spellings``: hidden earlier names of it), gathered into the command's
+    ``manifests`` parameter (positional ones first)."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -169,7 +171,8 @@ def manifest_inputs(path_type: click.ParamType = LocalOrURL, required: bool = Fa
                 raise click.UsageError("give at least one manifest: MANIFEST... or --manifest MANIFEST")
             return fn(*args, manifests=manifests, **kwargs)
 
-        command = click.option("--manifest", "manifest_options", multiple=True, type=path_type, help=help)(command)
+        command = click.option("--manifest", *old_spellings, "manifest_options", cls=OldSpellings, multiple=True,
+                               type=path_type, help=help)(command)
         return click.argument("manifest_args", nargs=-1, type=path_type, metavar="[MANIFEST]...")(command)
 
     return decorate

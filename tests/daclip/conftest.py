@@ -41,7 +41,7 @@ def daclip_train_args() -> list[str]:
 @pytest.fixture(scope="package")
 def daclip_run(daclip_data, tmp_path_factory) -> Path:
     """A 6-step train-daclip run (checkpoints at steps 3 and 6) on :func:`daclip_data`."""
-    from daclip.cli import train_daclip as main
+    from daclip.controller.train_command import command as main
 
     out = tmp_path_factory.mktemp("runs") / "full"
     result = invoke_ok(main, ["--shards", str(daclip_data["train"]), "--val", str(daclip_data["val"]),

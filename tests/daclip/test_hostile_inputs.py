@@ -13,7 +13,8 @@ import torch
 from click.testing import CliRunner
 
 from daclip.cli import cli as daclip_cli
-from daclip.cli import train_daclip, train_restore
+from daclip.controller.train_command import command as train_daclip
+from daclip.restoration.train_command import command as train_restore
 from pipelines.manifest.schema import read_manifest, write_manifest
 from tests.pipelines.hostile import (
     deadline,
@@ -108,7 +109,7 @@ def test_pixel_bombs_in_shards_are_never_decoded(daclip_data, tmp_path):
     rows = rows[rows["shard_path"] == shard].drop(columns=["shard_path"]).assign(shard=str(bomb))
     write_manifest(rows, tmp_path / "bomb.parquet")
     manifest = tmp_path / "bomb.parquet"
-    out = run_measured([sys.executable, "-m", "daclip.controller.trainer", "--shards", str(manifest), "--model",
+    out = run_measured([sys.executable, "-m", "daclip.cli", "train-daclip", "--shards", str(manifest), "--model",
                         "tiny", "--pretrained", "none", "--steps", "2", "--batch-size", "4", "--workers", "0",
                         "--out", str(tmp_path / "run")], timeout=120)
     assert out["rc"] == 1, out["stderr"][-2000:]

@@ -43,7 +43,7 @@ def app_data(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="package")
 def restorer_run(app_data, tmp_path_factory) -> Path:
     """A 1-step unconditioned micro U-Net (enough to exercise the tiled restore path)."""
-    from daclip.cli import train_restore
+    from daclip.restoration.train_command import command as train_restore
 
     micro = tmp_path_factory.mktemp("micro") / "micro.json"
     micro.write_text(json.dumps(MICRO_UNET))

@@ -127,4 +127,4 @@ def test_command_is_in_the_daclip_group():
     from daclip.cli import cli
 
     result = CliRunner().invoke(cli, ["app", "--help"])
-    assert result.exit_code == 0 and "--manifests" in result.output and "127.0.0.1" in result.output
+    assert result.exit_code == 0 and "--manifest PATH" in result.output and "127.0.0.1" in result.output

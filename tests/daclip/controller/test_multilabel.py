@@ -16,10 +16,10 @@ from click.testing import CliRunner
 import daclip
 import degradations
 from daclip.cli import cli as daclip_cli
-from daclip.cli import train_daclip
 from daclip.controller.classify import classify_images
 from daclip.controller.factory import get_tokenizer
 from daclip.controller.model import DaCLIPConfig, build
+from daclip.controller.train_command import command as train_daclip
 from daclip.controller.trainer import resolve_degradation_loss
 from daclip.data.loaders import eval_loader
 from daclip.data.shards import load_index

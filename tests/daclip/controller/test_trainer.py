@@ -17,9 +17,10 @@ from click.testing import CliRunner
 from safetensors.torch import load_file
 
 import daclip
-from daclip.cli import train_daclip as main
+from daclip.controller.config import TrainConfig
 from daclip.controller.model import DaCLIPConfig, build
-from daclip.controller.trainer import TrainConfig, train
+from daclip.controller.train_command import command as main
+from daclip.controller.trainer import train
 from daclip.runtime.settings import RunSettings
 from pipelines.manifest.schema import read_manifest, write_manifest
 from tests.daclip.clirun import invoke_ok
@@ -103,7 +104,7 @@ def test_ddp_two_processes_on_cpu(daclip_data, tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "daclip.controller.trainer", "--shards", str(daclip_data["train"]), "--model", "tiny", "--pretrained", "none",
+           "-m", "daclip.cli", "train-daclip", "--shards", str(daclip_data["train"]), "--model", "tiny", "--pretrained", "none",
            "--steps", "2", "--batch-size", "4", "--workers", "0", "--lr", "1e-3", "--warmup", "1",
            "--device", "cpu", "--out", str(out)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)

@@ -18,7 +18,7 @@ import torch
 from click.testing import CliRunner
 
 from daclip.cli import cli
-from daclip.cli import train_restore as train_restore_cli
+from daclip.restoration.train_command import command as train_restore_cli
 
 from .conftest import FIXTURES
 
@@ -113,7 +113,7 @@ def test_restore_classify_and_evaluate_with_converted_weights(pair, photos, dacl
 
 
 def test_restore_defaults_are_the_reference_recipe(pair):
-    from daclip.restoration.model import load_restoration
+    from daclip.loading import load_restoration
     from daclip.restoration.restore import SamplingConfig
 
     loaded = load_restoration(pair["unet"])
@@ -146,7 +146,7 @@ def test_train_restore_on_a_converted_daclip_and_fine_tune_a_converted_unet(pair
 
 @pytest.mark.slow
 def test_fine_tune_a_converted_daclip(daclip_data, tmp_path):
-    from daclip.cli import train_daclip as train_daclip_cli
+    from daclip.controller.train_command import command as train_daclip_cli
 
     run = tmp_path / "ft"
     _run(["convert", str(FIXTURES / "daclip_tiny.pt"), "--out", str(run / "checkpoints" / "step_00000000"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from daclip.restoration.model import EMA, create_model, load_restoration, save_restoration
+from daclip.loading import load_restoration
+from daclip.restoration.model import EMA, create_model, save_restoration
 
 torch.set_num_threads(1)
 

@@ -13,8 +13,8 @@ from safetensors.torch import load_file
 
 import daclip.runtime.loop as runtime_loop
 from daclip.cli import cli as daclip_cli
-from daclip.cli import train_restore as train_restore_cli
-from daclip.restoration.trainer import TrainConfig
+from daclip.restoration.config import TrainConfig
+from daclip.restoration.train_command import command as train_restore_cli
 from pipelines.cli import cli as dataset_cli
 
 torch.set_num_threads(1)

@@ -9,7 +9,8 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
-from daclip.cli import train_daclip, train_restore
+from daclip.controller.train_command import command as train_daclip
+from daclip.restoration.train_command import command as train_restore
 
 torch.set_num_threads(1)
 

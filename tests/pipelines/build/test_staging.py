@@ -106,7 +106,7 @@ def test_a_run_killed_mid_upload_resumes_to_the_same_objects(s3, dataset, inputs
 
 
 def test_train_daclip_streams_shards_from_s3(s3, daclip_data_s3, tmp_path):
-    from daclip.cli import train_daclip
+    from daclip.controller.train_command import command as train_daclip
     from tests.daclip.conftest import DACLIP_TRAIN_ARGS
 
     args = list(DACLIP_TRAIN_ARGS)
@@ -275,7 +275,7 @@ def test_caption_on_s3_equals_local_captions(s3, dataset, tmp_path):
 
 
 def test_train_restore_streams_shards_from_s3(s3, daclip_data_s3, tmp_path):
-    from daclip.cli import train_restore
+    from daclip.restoration.train_command import command as train_restore
 
     micro = tmp_path / "micro.json"
     micro.write_text(json.dumps({"unet": {"nf": 8, "ch_mult": [1, 2], "dim_head": 8, "num_prompts": 4},

@@ -156,7 +156,7 @@ def test_merge_ingested_with_synthesized(ingested, tmp_path):
 
 def test_merged_ingested_and_synthesized_data_trains_daclip(ingested, tmp_path):
     torch = pytest.importorskip("torch")
-    from daclip.cli import train_daclip as train_main
+    from daclip.controller.train_command import command as train_main
 
     torch.set_num_threads(1)
     out, _ = ingested

@@ -1,0 +1,79 @@
+"""Where trained models come from: our checkpoint folders, or released files converted in memory.
+
+The architecture modules (:mod:`daclip.controller.model`, :mod:`daclip.restoration.model`) only
+rebuild a model from weights and a config (``from_weights``); reading a folder or a released
+``.pt``/``.pth`` file (through :mod:`daclip.convert`) happens here, so the models never import
+the converters that import them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .controller.model import FORMAT as DACLIP_FORMAT
+from .controller.model import DaCLIP, DaCLIPConfig
+from .controller.model import from_weights as daclip_from_weights
+from .convert.command import convert_file
+from .restoration.model import LoadedRestoration, RestorationConfig
+from .restoration.model import from_weights as restoration_from_weights
+from .runtime.checkpoint import load_checkpoint, resolve_checkpoint
+
+__all__ = ["load", "load_encoder", "load_restoration", "load_restorer"]
+
+
+def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> DaCLIP:
+    """Load a trained DA-CLIP from a checkpoint folder or a run folder (its latest checkpoint),
+    or a released DA-CLIP file (``daclip_ViT-B-32.pt``: converted in memory, see :mod:`daclip.convert`).
+
+    The base CLIP is built without weights (no download) and everything comes from the
+    checkpoint's ``model.safetensors``.
+    """
+    if os.path.isfile(path):
+        weights, config = convert_file(path, kind="daclip")
+    else:
+        weights, config, _ = load_checkpoint(path)
+    model_config = config.get("model", config)
+    if model_config.get("format") != DACLIP_FORMAT:
+        raise ValueError(f"{path} is not a DA-CLIP checkpoint (config format {model_config.get('format')!r})")
+    return daclip_from_weights(DaCLIPConfig.from_dict(model_config), weights).to(device).eval()
+
+
+def load_restoration(
+    path: str | os.PathLike, device: str | torch.device = "cpu", with_state: bool = False
+) -> LoadedRestoration:
+    """Load a restoration checkpoint (a folder, or a run folder with ``checkpoints/latest``), or a
+    released U-Net file (``universal-ir.pth``, ``wild-ir.pth``: converted in memory, see :mod:`daclip.convert`)."""
+    if os.path.isfile(path):
+        state, raw_config = convert_file(path, kind="unet")
+        return restoration_from_weights(state, raw_config, device)
+    state, raw_config, training_state = load_checkpoint(path, with_state=with_state)
+    ref = raw_config.get("daclip")
+    if ref and not Path(ref).is_absolute():  # relocatable pairs: relative to the checkpoint folder
+        raw_config = {**raw_config, "daclip": str((resolve_checkpoint(path) / ref).resolve())}
+    return restoration_from_weights(state, raw_config, device, training_state)
+
+
+def load_restorer(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedRestoration:
+    """:func:`load_restoration` ready for inference: ``.unet(x_t, mu, t, content=..., degradation=...)``
+    and ``.sde``, in eval mode."""
+    loaded = load_restoration(path, device=device)
+    loaded.unet.eval()
+    return loaded
+
+
+def load_encoder(config: RestorationConfig, device: str | torch.device, override: str | None = None) -> DaCLIP | None:
+    """The frozen DA-CLIP a restoration model was trained with (or ``override``), None if unconditioned."""
+    if not config.unet.conditioned:
+        return None
+    path = override or config.daclip
+    if not path:
+        raise ValueError("this restoration model is DA-CLIP conditioned but its config names no DA-CLIP "
+                         "checkpoint: pass --daclip")
+    encoder = load(path, device=device)
+    if int(encoder.embed_dim) != config.unet.context_dim:
+        raise ValueError(f"DA-CLIP at {path} has embed_dim {encoder.embed_dim}, the U-Net expects "
+                         f"{config.unet.context_dim}")
+    return encoder.eval().requires_grad_(False)
