@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "export-csv": "pipelines.tools.export:command",
     "ingest": "pipelines.ingest.command:command",
     "migrate": "pipelines.tools.migrate:command",
+    "score": "pipelines.quality.command:command",
 }
 
 
