@@ -1,4 +1,5 @@
-"""``make-dataset caption --distributor ray``: BLIP in a pool of Ray actors, each loading it once.
+"""``make-dataset caption --distributor ray``: BLIP in the distributor's actor pool
+(:data:`pipelines.distribute.registry.ACTOR_POOLS`), each actor loading it once.
 
 The images to do (already deduplicated by ``plan_images``) are cut into chunks of whole batches,
 so every image meets the same batch as in a local run; the chunks go to the actors as each one
@@ -11,9 +12,11 @@ and are restarted, their chunk retried, when their process dies.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
-from ..distribute.ray import ray_session
+from ..distribute.actors import PoolOptions
+from ..distribute.registry import get_actor_pool
 from .blip import Captioner, GenerationSettings, ImageRef, caption_refs
 from .config import CaptionConfig, CaptionRuntime
 
@@ -31,31 +34,17 @@ class CaptionActor:
     def caption(self, refs: Sequence[ImageRef]) -> list[dict[str, Any]]:
         return caption_refs(self.captioner, refs, self.batch_size, self.workers, None, self.max_pixels)
 
+    def process(self, chunk: Sequence[ImageRef]) -> list[dict[str, Any]]:
+        return self.caption(chunk)
 
-def caption_refs_ray(config: CaptionConfig, runtime: CaptionRuntime, refs: Sequence[ImageRef],
-                     on_batch: Callable[[list[dict[str, Any]]], None]) -> None:
-    """Caption ``refs`` on the cluster; ``on_batch(rows)`` per chunk."""
+
+def caption_refs_pooled(config: CaptionConfig, runtime: CaptionRuntime, refs: Sequence[ImageRef],
+                        on_batch: Callable[[list[dict[str, Any]]], None]) -> None:
+    """Caption ``refs`` with the ``--distributor``'s actor pool; ``on_batch(rows)`` per chunk."""
     step = runtime.batch_size * BATCHES_PER_CHUNK
     chunks = [tuple(refs[i : i + step]) for i in range(0, len(refs), step)]
-    if not chunks:
-        return
-    with ray_session(runtime.ray_address, max(1, runtime.actors or 1)) as ray:
-        from ray.util import ActorPool
-
-        resources = ray.cluster_resources()
-        gpus = runtime.gpus_per_actor
-        if gpus is None:
-            gpus = 1 if resources.get("GPU", 0) >= 1 else 0
-        if runtime.actors:
-            count = runtime.actors
-        elif gpus:
-            count = int(resources.get("GPU", 0) // gpus)
-        else:
-            count = int(resources.get("CPU", 1))
-        count = max(1, min(count, len(chunks)))
-        actor = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=2, max_task_retries=2)(CaptionActor)
-        args = (config.model, runtime.device, runtime.dtype, config.generation, runtime.batch_size, runtime.workers,
-                config.max_pixels)
-        pool = ActorPool([actor.remote(*args) for _ in range(count)])
-        for rows in pool.map_unordered(lambda a, chunk: a.caption.remote(chunk), chunks):
-            on_batch(rows)
+    make_worker = partial(CaptionActor, config.model, runtime.device, runtime.dtype, config.generation,
+                          runtime.batch_size, runtime.workers, config.max_pixels)
+    options = PoolOptions(address=runtime.ray_address, actors=runtime.actors, gpus_per_actor=runtime.gpus_per_actor)
+    for rows in get_actor_pool(runtime.distributor)(make_worker, chunks, options):
+        on_batch(rows)

@@ -44,7 +44,7 @@ from ..common.store_locks import store_locks
 from .blip import Captioner, ImageRef, caption_refs
 from .config import CaptionConfig, CaptionReport, CaptionRuntime
 from .plan import list_manifests, plan_images
-from .ray import caption_refs_ray
+from .ray import caption_refs_pooled
 from .store import (
     CAPTIONS_FILE,
     Checkpoint,
@@ -171,8 +171,8 @@ def _caption_missing(
                 progress(len(rows), len(todo))
             checkpoint.add(rows)
 
-        if captioner is None:  # --distributor ray: the actors load BLIP, rows are committed here
-            caption_refs_ray(config, runtime, todo, on_batch)
+        if captioner is None:  # --distributor ray: the pool's actors load BLIP, rows are committed here
+            caption_refs_pooled(config, runtime, todo, on_batch)
         else:
             caption_refs(captioner, todo, runtime.batch_size, runtime.workers, on_batch, config.max_pixels)
     for row in checkpoint.rows:

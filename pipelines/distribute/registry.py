@@ -2,7 +2,8 @@
 
 A distributor is a plain function ``(worker, specs, processes, initializer, on_progress, **options)``
 that yields ``worker(spec, progress)`` for every spec, in any order. A new one (Spark, ...) is one
-function beside :func:`~pipelines.distribute.local.run_local` and one entry in :data:`DISTRIBUTORS`.
+function beside :func:`~pipelines.distribute.local.run_local` and one entry in :data:`DISTRIBUTORS`
+(and, for work that loads a model once per worker, such as captioning, one in :data:`ACTOR_POOLS`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ from typing import Any
 
 import click
 
+from .actors import map_ray
 from .local import run_local
 from .ray import run_ray
 
 Distributor = Callable[..., Iterator[Any]]  # (worker, specs, processes, initializer, on_progress, **options)
+ActorPool = Callable[..., Iterator[Any]]  # (make_worker, chunks, PoolOptions): stateful workers, see .actors
 
 DISTRIBUTORS: Mapping[str, Distributor] = {"local": run_local, "ray": run_ray}
+# where a model loaded once serves many chunks (caption); "local" is the command's own in-process loop
+ACTOR_POOLS: Mapping[str, ActorPool] = {"ray": map_ray}
 
 
 def get_distributor(name: str) -> Distributor:
@@ -25,6 +30,14 @@ def get_distributor(name: str) -> Distributor:
         return DISTRIBUTORS[name]
     except KeyError:
         raise ValueError(f"unknown distributor {name!r}; choose from {', '.join(sorted(DISTRIBUTORS))}") from None
+
+
+def get_actor_pool(name: str) -> ActorPool:
+    try:
+        return ACTOR_POOLS[name]
+    except KeyError:
+        raise ValueError(f"distributor {name!r} runs no actor pool; choose from {', '.join(sorted(ACTOR_POOLS))}"
+                         ) from None
 
 
 DISTRIBUTOR = click.option(
