@@ -71,26 +71,26 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def run_floor(paths: list[Path], out: Path) -> tuple[float, float]:
+def run_floor(paths: list[Path], out: Path, png_level: int = 1) -> tuple[float, float]:
     """Decode, encode PNG, append to a tar; returns (images/s, CPU ms per image)."""
     out.mkdir(parents=True, exist_ok=True)
     cpu = cpu_seconds()
     start = time.perf_counter()
     with open(out / "floor.tar", "wb") as fh, tarfile.open(fileobj=fh, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for i, path in enumerate(paths):
-            data = encode_image(load_image(path), "png")
+            data = encode_image(load_image(path), "png", png_level)
             tar.addfile(tar_member(f"{i:06d}.hq.png", data), io.BytesIO(data))
     return len(paths) / (time.perf_counter() - start), (cpu_seconds() - cpu) * 1000 / len(paths)
 
 
 def run_synth(task: str, inputs: Path, out: Path, workers: int, shard_size: int,
-              distributor: str = "local") -> tuple[float, float]:
+              distributor: str = "local", png_level: int = 1) -> tuple[float, float]:
     """End-to-end synthesize of one task; returns (images/s, CPU ms per image incl. workers; Ray's
     workers are not children of this process, so with ``ray`` only the driver's CPU counts)."""
     from pipelines.build.plan import BuildOptions
     from pipelines.synthesize.command import synthesize  # imported here: spawned workers re-import this file
 
-    config = SynthConfig(tasks=(task,), variants=1, seed=0, shard_size=shard_size)
+    config = SynthConfig(tasks=(task,), variants=1, seed=0, shard_size=shard_size, png_level=png_level)
     cpu = cpu_seconds()
     start = time.perf_counter()
     options = BuildOptions(out=out / "data", manifests=out / "manifests", workers=workers, distributor=distributor)
@@ -219,6 +219,7 @@ def main() -> None:
     parser.add_argument("--shard-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--png-level", type=int, default=1, help="zlib level of PNG members (floor and synthesize)")
     parser.add_argument("--distributor", choices=["local", "ray"], default="local",
                         help="ray: Ray against the local pool at the largest --workers, same runs (JSON)")
     args = parser.parse_args()
@@ -243,9 +244,10 @@ def main() -> None:
                 for workers in args.workers:
                     if workers == args.workers[-1] and len(args.workers) > 1:
                         controls.append(parallel_control())
-                    floor = run_floor(paths, tmp / f"floor{rep}")  # timed right before, so both see the same load
+                    floor = run_floor(paths, tmp / f"floor{rep}", args.png_level)  # timed right before, so both see the same load
                     floors.append(floor)
-                    rate, cpu_ms = run_synth(task, inputs, tmp / f"{task}-{workers}-{rep}", workers, args.shard_size)
+                    rate, cpu_ms = run_synth(task, inputs, tmp / f"{task}-{workers}-{rep}", workers, args.shard_size,
+                                             png_level=args.png_level)
                     runs.setdefault(f"{task}/{workers}", []).append((rate, cpu_ms, floor[0]))
                     shutil.rmtree(tmp / f"{task}-{workers}-{rep}")
         med = statistics.median
@@ -258,6 +260,7 @@ def main() -> None:
             "repeats": args.repeats,
             "statistic": "median over repeats; ratios are taken per repeat against the floor run timed just before",
             "image_format": "png",
+            "png_level": args.png_level,
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                         "python": platform.python_version(), "opencv": cv2.__version__,
                         "loadavg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None},

@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 
 import click
 
 from ..build.driver import build
-from ..build.options import FOLLOW_SYMLINKS, ProgressBars, build_options, run_command, run_options
+from ..build.options import FOLLOW_SYMLINKS, PNG_LEVEL, ProgressBars, build_options, run_command, run_options
 from ..build.plan import BuildOptions, BuildPlan, BuildReport
 from ..common import images
 from ..common.cli import LocalOrURLFolder
@@ -61,7 +60,7 @@ def plan_ingest(found: Sequence[Found], config: IngestConfig, out: str, notes: l
         pairs, size = by_task[task], config.shard_size
         jobs += [IngestSpec(task, i // size, tuple(pairs[i : i + size]), config, out)
                  for i in range(0, len(pairs), size)]
-    record = {"origin": ORIGIN, "config": asdict(config), "notes": list(notes)}
+    record = {"origin": ORIGIN, "config": config.recorded(), "notes": list(notes)}
     return BuildPlan(jobs=tuple(jobs), tasks=tuple(sorted(by_task)), kind=KIND,
                      records={task: record for task in by_task}, notes=tuple(f"note: {n}" for n in notes),
                      unit="pairs")
@@ -128,15 +127,16 @@ def list_inputs(root: str | None, task: str | None, lq_dir: str | None, hq_dir: 
                manifests="<task>.ingested.parquet and <task>.ingested.json.")
 @click.option("--shard-size", default=1000, show_default=True, type=click.IntRange(min=1), help="Pairs per shard.")
 @click.option("--image-format", default="png", show_default=True, type=click.Choice(images.FORMATS))
+@PNG_LEVEL
 @click.option("--max-pixels", default=images.DEFAULT_MAX_PIXELS, show_default=True, type=click.IntRange(min=1))
 @FOLLOW_SYMLINKS
 def command(root, task, lq_dir, hq_dir, lq_only, split, val_fraction, pair_by, fix_size, out, manifests, workers,
-            overwrite, part, distributor, ray_address, cpus_per_task, shard_size, image_format, max_pixels,
-            follow_symlinks) -> None:
+            overwrite, part, distributor, ray_address, cpus_per_task, shard_size, image_format, png_level,
+            max_pixels, follow_symlinks) -> None:
     """Bring existing paired LQ/GT datasets, or LQ images without ground truth, into shards and manifests."""
     notes: list[str] = []
     try:
-        config = IngestConfig(image_format=image_format, max_pixels=max_pixels, fix_size=fix_size,
+        config = IngestConfig(image_format=image_format, png_level=png_level, max_pixels=max_pixels, fix_size=fix_size,
                               shard_size=shard_size, val_fraction=val_fraction)
         found = list_inputs(root, task, lq_dir, hq_dir, split, pair_by, notes, follow_symlinks, lq_only)
     except (ValueError, FileNotFoundError) as exc:

@@ -44,6 +44,7 @@ KIND = "ingested"
 @dataclass(frozen=True)
 class IngestConfig:
     image_format: str = "png"
+    png_level: int = images.DEFAULT_PNG_LEVEL  # zlib level of PNG members (pixels do not depend on it)
     max_pixels: int | None = images.DEFAULT_MAX_PIXELS
     fix_size: str = "skip"  # "skip": mismatched pairs are error rows; "crop": crop both to the common size
     shard_size: int = 1000
@@ -52,12 +53,22 @@ class IngestConfig:
     def __post_init__(self) -> None:
         if self.image_format not in images.FORMATS:
             raise ValueError(f"--image-format must be one of {', '.join(images.FORMATS)}")
+        if self.png_level not in images.PNG_LEVELS:
+            raise ValueError("--png-level must be 0-9")
         if self.fix_size not in ("skip", "crop"):
             raise ValueError("--fix-size must be 'skip' or 'crop'")
         if self.shard_size < 1:
             raise ValueError("--shard-size must be at least 1")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError("--val-fraction must be in [0, 1)")
+
+
+    def recorded(self) -> dict[str, Any]:
+        """The config as recorded (run record, spec hash); the PNG level only where it is not the default."""
+        cfg = asdict(self)
+        if self.png_level == images.DEFAULT_PNG_LEVEL:
+            del cfg["png_level"]
+        return cfg
 
 
 @dataclass(frozen=True)
@@ -82,7 +93,7 @@ class IngestSpec:
             "kind": KIND,
             "task": task,
             "shard_id": self.shard_id,
-            "config": asdict(self.config),
+            "config": self.config.recorded(),
             "pairs": [[p.split, p.lq.source, p.lq.sha256, p.gt.source if p.gt else None,
                        p.gt.sha256 if p.gt else None, p.variant, p.problem] + (["lq-only"] if p.lq_only else [])
                       for p in self.pairs],
@@ -128,8 +139,8 @@ def _write(writer: TarShardWriter, pair: Pair, cfg: IngestConfig, lq: np.ndarray
     """Encode and store one ingested sample: LQ and GT, or the LQ alone (no ground truth). The key
     and the ``auto`` split come from the GT's hash, or the LQ's when there is no GT."""
     fmt = cfg.image_format
-    lq_bytes = images.encode_image(lq, fmt)
-    hq_bytes = None if gt is None else images.encode_image(gt, fmt)
+    lq_bytes = images.encode_image(lq, fmt, cfg.png_level)
+    hq_bytes = None if gt is None else images.encode_image(gt, fmt, cfg.png_level)
     lq_sha = sha256_hex(lq_bytes)
     hq_sha = None if hq_bytes is None else sha256_hex(hq_bytes)
     identity = hq_sha or lq_sha

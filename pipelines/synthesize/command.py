@@ -25,7 +25,7 @@ from degradations import mixtures
 
 from ..build import sources
 from ..build.driver import build
-from ..build.options import FOLLOW_SYMLINKS, ProgressBars, build_options, run_command, run_options
+from ..build.options import FOLLOW_SYMLINKS, PNG_LEVEL, ProgressBars, build_options, run_command, run_options
 from ..build.plan import BuildOptions, BuildPlan, BuildReport
 from ..common import images
 from ..distribute.progress import Progress
@@ -152,6 +152,7 @@ def synthesize(
               help="Samples per shard (rounded to whole clean images).")
 @click.option("--image-format", default="png", show_default=True, type=click.Choice(images.FORMATS),
               help="HQ/LQ member format: lossless png (default), lossless webp, or jpg (quality 95).")
+@PNG_LEVEL
 @click.option("--max-side", default=None, type=click.IntRange(min=1),
               help="Downscale HQ so its longest side is at most this (before degrading).")
 @click.option("--crop", default=None, type=click.IntRange(min=1), help="Centre-crop HQ to at most CROP x CROP.")
@@ -161,12 +162,13 @@ def synthesize(
               help="Inputs with more pixels are recorded as errors (decompression-bomb guard).")
 @FOLLOW_SYMLINKS
 def command(tasks, input_, out, manifests, mix_size, mix_from, variants, severity, seed, workers, shard_size,
-            image_format, max_side, crop, val_fraction, max_pixels, overwrite, part, distributor, ray_address,
-            cpus_per_task, follow_symlinks) -> None:
+            image_format, png_level, max_side, crop, val_fraction, max_pixels, overwrite, part, distributor,
+            ray_address, cpus_per_task, follow_symlinks) -> None:
     """Degrade clean photos into WebDataset shards with Parquet manifests."""
     try:
         config = SynthConfig(tasks=parse_tasks(tasks), variants=variants, severity=severity, seed=seed,
-                             shard_size=shard_size, image_format=image_format, max_side=max_side, crop=crop,
+                             shard_size=shard_size, image_format=image_format, png_level=png_level, max_side=max_side,
+                             crop=crop,
                              val_fraction=val_fraction, max_pixels=max_pixels,
                              mix_size=mixtures.parse_sizes(mix_size), mix_from=mixtures.parse_pool(mix_from))
     except ValueError as exc:

@@ -55,6 +55,7 @@ class SynthConfig:
     seed: int = 0
     shard_size: int = 1000
     image_format: str = "png"
+    png_level: int = images.DEFAULT_PNG_LEVEL  # zlib level of PNG members (HQ pixels do not depend on it)
     max_side: int | None = None
     crop: int | None = None
     val_fraction: float = 0.0
@@ -83,6 +84,8 @@ class SynthConfig:
             raise ValueError("--seed must be non-negative")
         if self.image_format not in images.FORMATS:
             raise ValueError(f"--image-format must be one of {', '.join(images.FORMATS)}")
+        if self.png_level not in images.PNG_LEVELS:
+            raise ValueError("--png-level must be 0-9")
         for name in ("max_side", "crop", "max_pixels"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -91,8 +94,11 @@ class SynthConfig:
             raise ValueError("--val-fraction must be in [0, 1)")
 
     def recorded(self) -> dict[str, Any]:
-        """The config as recorded (run record, spec hash); the mix settings only where ``mix`` is a task."""
+        """The config as recorded (run record, spec hash); the mix settings only where ``mix`` is a task,
+        the PNG level only where it is not the default (so datasets made before it keep their hash)."""
         cfg = asdict(self)
+        if self.png_level == images.DEFAULT_PNG_LEVEL:
+            del cfg["png_level"]
         if mixtures.MIX in self.tasks:
             cfg["mix_size"], cfg["mix_from"] = list(self.mix_size), list(self.mix_from)
         else:
@@ -167,7 +173,7 @@ def prepare_hq(src: Source, cfg: SynthConfig) -> PreparedHQ | str:
         arr = images.load_image(data, max_pixels=cfg.max_pixels)
         original = (int(arr.shape[1]), int(arr.shape[0]))
         arr = images.bound_size(arr, cfg.max_side, cfg.crop)
-        hq_bytes = images.encode_image(arr, cfg.image_format)
+        hq_bytes = images.encode_image(arr, cfg.image_format, cfg.png_level)
         if cfg.image_format in images.LOSSY_FORMATS:  # degrade exactly what the HQ member holds
             arr = images.decode_rgb(hq_bytes, max_pixels=cfg.max_pixels)
     except images.ImageError as exc:
@@ -193,12 +199,12 @@ def make_sample(src: Source, hq: PreparedHQ, task: str, variant: int, cfg: Synth
     if result.lq.shape != hq.arr.shape or result.lq.dtype != np.uint8:
         raise ValueError(f"LQ has shape {result.lq.shape} {result.lq.dtype}, expected {hq.arr.shape} uint8")
     fmt = cfg.image_format
-    lq_bytes = images.encode_image(result.lq, fmt)
+    lq_bytes = images.encode_image(result.lq, fmt, cfg.png_level)
     members = {f"hq.{fmt}": hq.data, f"lq.{fmt}": lq_bytes}
     for name in sorted(result.maps):
         if "." in name or "/" in name or name in RESERVED_MEMBERS:
             raise ValueError(f"invalid side-map name {name!r}")
-        ext, data = images.encode_map(result.maps[name], hq.arr.shape)
+        ext, data = images.encode_map(result.maps[name], hq.arr.shape, cfg.png_level)
         members[f"{name}.{ext}"] = data
     key = make_key(task, hq.sha256, variant)
     split = assign_split(hq.sha256, cfg.val_fraction)
