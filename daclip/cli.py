@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "convert": "daclip.convert.command:command",
     "app": "daclip.app.server:command",
     "compare": "daclip.restoration.compare:command",
+    "export": "daclip.export:command",
     "train-daclip": "daclip.controller.train_command:command",
     "train-restore": "daclip.restoration.train_command:command",
 }
