@@ -6,7 +6,8 @@ Every type whose probability reaches ``--threshold`` is listed (``types``), most
 sigmoid probabilities for a multi-label model (default threshold 0.5), softmax ones for a
 single-type model (default 0.25, see :data:`~daclip.controller.metrics.DEFAULT_THRESHOLDS`).
 The top-1 (``degradation``, ``probability``) is always reported, even when nothing reaches the
-threshold.
+threshold. ``--crops N`` classifies N native-resolution crops instead and averages their
+probabilities (:mod:`daclip.controller.crops`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch
 from degradations import NAMES
 from pipelines.common.devices import resolve_device
 
+from .crops import native_crops
 from .metrics import THRESHOLD_HELP, default_threshold, predicted_types
 
 DEFAULT_CKPT = "runs/daclip"
@@ -41,11 +43,20 @@ class Prediction:
     probability_kind: str | None = None  # "sigmoid" (multi-label model) or "softmax"
 
 
+def image_probabilities(model, image: torch.Tensor, crops: int = 0) -> torch.Tensor:
+    """Probabilities over the ten types of one 3 x H x W image in [0, 1]: of the resized whole view
+    (``crops=0``), or the mean over ``crops`` native-resolution crops (the whole view when too small)."""
+    views = native_crops(image, int(model.image_size), crops) if crops else None
+    x = model.preprocess_tensor(image[None] if views is None else views)
+    return model.classify(x).float().mean(0).cpu()
+
+
 def classify_images(model, paths: Sequence[str | os.PathLike], device: torch.device,
-                    threshold: float | None = None) -> list[Prediction]:
+                    threshold: float | None = None, crops: int = 0) -> list[Prediction]:
     """Classify image files one at a time; an unreadable file becomes a Prediction with ``error``.
 
-    ``threshold``: probability a type needs to be listed in ``types`` (default: by the model's kind).
+    ``threshold``: probability a type needs to be listed in ``types`` (default: by the model's kind);
+    ``crops``: see :func:`image_probabilities`.
     """
     from pipelines.common.images import load_image
 
@@ -60,8 +71,7 @@ def classify_images(model, paths: Sequence[str | os.PathLike], device: torch.dev
         except Exception as exn:  # reported per image, never stops the others
             results.append(Prediction(str(path), None, None, None, error=str(exn)))
             continue
-        x = model.preprocess_tensor(to_float(img)[None].to(device))
-        probs = model.classify(x)[0].float().cpu()
+        probs = image_probabilities(model, to_float(img).to(device), crops)
         top = int(probs.argmax())
         results.append(Prediction(
             image=str(path),
@@ -94,8 +104,11 @@ def format_text(pred: Prediction, top_k: int) -> str:
               help="Probabilities shown per image in text mode.")
 @click.option("--threshold", default=None, type=click.FloatRange(0, 1),
               help=THRESHOLD_HELP)
+@click.option("--crops", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Average over this many native-resolution crops of the model's input size (0: one resized "
+                   "view of the whole image).")
 @click.option("--device", default="auto", show_default=True)
-def command(images: tuple[str, ...], ckpt: str, as_json: bool, top_k: int, threshold: float | None,
+def command(images: tuple[str, ...], ckpt: str, as_json: bool, top_k: int, threshold: float | None, crops: int,
             device: str) -> None:
     """Print each image's degradations above the threshold (most likely first), its top-1 and probabilities."""
     from ..loading import load
@@ -107,7 +120,7 @@ def command(images: tuple[str, ...], ckpt: str, as_json: bool, top_k: int, thres
         model = load(ckpt, device=dev)
     except (FileNotFoundError, ValueError) as exn:
         raise click.ClickException(str(exn)) from None
-    preds = classify_images(model, images, dev, threshold=threshold)
+    preds = classify_images(model, images, dev, threshold=threshold, crops=crops)
     if as_json:
         click.echo(json.dumps([asdict(p) for p in preds], indent=2))
     else:
