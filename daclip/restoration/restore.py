@@ -26,6 +26,7 @@ from pipelines.common.images import load_image, save_image
 
 from ..loading import load_encoder, load_restoration
 from .model import WEIGHTS, ImageEncoder, embed
+from .precision import PRECISIONS, InferenceMode, prepare
 from .samplers import SAMPLERS, make_sampler
 from .sde import IRSDE
 from .unet import ConditionalUNet
@@ -203,8 +204,10 @@ def restore_array(
 def restore_files(
     images: list[Path], out: Path, ckpt: str, sampling: SamplingConfig, device: str = "cpu",
     daclip: str | None = None, weights: str = "ema", overwrite: bool = False, progress: bool = True,
+    mode: InferenceMode = InferenceMode(),
 ) -> list[Path]:
-    """Restore image files into ``out`` (``<stem>.png``); existing outputs are kept unless ``overwrite``."""
+    """Restore image files into ``out`` (``<stem>.png``); existing outputs are kept unless ``overwrite``.
+    ``mode``: precision, compile, memory layout of the network (:mod:`daclip.restoration.precision`)."""
     from tqdm import tqdm
 
     names = [out / f"{Path(p).stem}.png" for p in images]
@@ -214,6 +217,7 @@ def restore_files(
     device = resolve_device(device)
     loaded = load_restoration(ckpt, device=device)
     net = loaded.inference_net(weights).eval()
+    run = net if mode == InferenceMode() else prepare(net, mode, device)
     encoder = load_encoder(loaded.config, device, daclip)
     sampling = sampling.resolved(loaded.config.sampling)
     written = []
@@ -224,7 +228,7 @@ def restore_files(
         img = load_image(src)
         total = num_network_calls(img.shape[0], img.shape[1], loaded.sde, sampling)
         with tqdm(total=total, desc=Path(src).name, unit="tile", disable=not progress) as bar:
-            restored = restore_array(net, loaded.sde, encoder, img, sampling, device, bar.update)
+            restored = restore_array(run, loaded.sde, encoder, img, sampling, device, bar.update)
         written.append(save_image(restored, dst))
     return written
 
@@ -267,9 +271,18 @@ def sampling_options(command: Callable) -> Callable:
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--ckpt", required=True, help="Restoration checkpoint folder or run folder (train-restore --out).")
 @sampling_options
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True,
+              help="Network precision: bf16 (CPU or GPU with bf16) or fp16 (CUDA) autocast; see bench/restore_speed.py.")
+@click.option("--compile", "compile_net", is_flag=True, help="torch.compile the network (first call is slow).")
+@click.option("--channels-last", is_flag=True, help="NHWC memory layout for the convolutions.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
-def command(images, out, ckpt, sampling, weights, daclip, device, overwrite) -> None:
+def command(images, out, ckpt, sampling, weights, daclip, device, precision, compile_net, channels_last,
+            overwrite) -> None:
     """Restore IMAGES (any size; large ones in tiles) into OUT/<name>.png."""
-    written = restore_files(list(images), out, ckpt, sampling, device=device, daclip=daclip, weights=weights,
-                            overwrite=overwrite)
+    try:
+        mode = InferenceMode(precision, compile=compile_net, channels_last=channels_last)
+        written = restore_files(list(images), out, ckpt, sampling, device=device, daclip=daclip, weights=weights,
+                                overwrite=overwrite, mode=mode)
+    except ValueError as exn:  # a mode this device cannot run (fp16 on a CPU, ...): one line
+        raise click.ClickException(str(exn)) from None
     click.echo(f"restored {len(written)} image(s) into {out}")

@@ -41,3 +41,29 @@ def test_refusals():
     with pytest.raises(ValueError, match="needs a CUDA device"):
         prepare(torch.nn.Identity(), InferenceMode("fp16"), "cpu")
     assert InferenceMode("bf16", compile=True, channels_last=True).name == "bf16+channels_last+compile"
+
+
+def test_restore_command_modes(tmp_path):
+    import numpy as np
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from daclip.cli import cli
+    from daclip.restoration.model import EMA, save_restoration
+
+    config, net = create_model("tiny", context_dim=None, seed=2)
+    save_restoration(tmp_path / "restore", net, EMA(net, 0.9, 1), config)
+    photo = tmp_path / "photo.png"
+    Image.fromarray((np.random.default_rng(1).random((40, 48, 3)) * 255).astype(np.uint8)).save(photo)
+    outputs = {}
+    for name, flags in {"fp32": [], "bf16": ["--precision", "bf16", "--channels-last"]}.items():
+        result = CliRunner().invoke(cli, ["restore", str(photo), "--ckpt", str(tmp_path / "restore"), "--steps", "2",
+                                          "--out", str(tmp_path / name), *flags])
+        assert result.exit_code == 0, result.output
+        outputs[name] = np.asarray(Image.open(tmp_path / name / "photo.png")).astype(float)
+    assert outputs["fp32"].shape == (40, 48, 3)
+    mse = float(((outputs["fp32"] - outputs["bf16"]) ** 2).mean())
+    assert mse < 255**2 * 10 ** (-35 / 10)  # bf16 stays within 35 dB PSNR of fp32
+    refused = CliRunner().invoke(cli, ["restore", str(photo), "--ckpt", str(tmp_path / "restore"), "--precision",
+                                       "fp16", "--out", str(tmp_path / "x")])
+    assert refused.exit_code == 1 and "needs a CUDA device" in refused.output
