@@ -153,8 +153,48 @@ def restore(p: dict, out: Path) -> dict:
     return rows
 
 
+def restore_modes(p: dict, out: Path) -> dict:
+    """One network call on 4 tiles per inference mode (bench/restore_speed.py's rows), fp32 eager first."""
+    from daclip.loading import load_restoration
+    from daclip.restoration.precision import InferenceMode, prepare
+
+    device = p["device"]
+    loaded = load_restoration(out / "restore", device=device)
+    net, unet, tile = loaded.inference_net("ema").eval(), loaded.config.unet, p["tile"]
+    modes = [InferenceMode(), InferenceMode(channels_last=True), InferenceMode("bf16")]
+    if device == "cuda":
+        modes += [InferenceMode("fp16"), InferenceMode("fp16", channels_last=True), InferenceMode(compile=True)]
+    gen = torch.Generator().manual_seed(0)
+    x, mu = (torch.rand(4, 3, tile, tile, generator=gen).to(device) for _ in range(2))
+    emb = [torch.randn(4, unet.context_dim, generator=gen).to(device) for _ in range(2)] if unet.conditioned else [None] * 2
+    args = (x, mu, torch.full((4,), loaded.sde.T // 2, device=device), *emb)
+    rows, reference, base = {}, None, None
+    for mode in modes:
+        try:
+            call = prepare(net, mode, device)
+            for _ in range(2):
+                y = call(*args)
+            _sync(device)
+            times = []
+            for _ in range(5):
+                start = time.perf_counter()
+                y = call(*args)
+                _sync(device)
+                times.append(time.perf_counter() - start)
+        except Exception as exn:  # a mode this card cannot run: say why, keep the others
+            rows[mode.name] = {"error": f"{type(exn).__name__}: {str(exn).splitlines()[0][:160]}"}
+            continue
+        seconds = statistics.median(times)
+        reference = y if reference is None else reference
+        base = base or seconds
+        rows[mode.name] = {"megapixels_per_s_per_step": round(4 * tile * tile / seconds / 1e6, 3),
+                           "speedup_vs_fp32": round(base / seconds, 2),
+                           "max_relative_drift": float(f"{float((y - reference).abs().max() / reference.abs().max()):.3g}")}
+    return {"tile": tile, "tiles_per_call": 4, "modes": rows}
+
+
 SECTIONS = {"env": env, "caption": caption, "train_daclip": train_daclip, "train_restore": train_restore,
-            "restore": restore}
+            "restore": restore, "restore_modes": restore_modes}
 
 
 def table(result: dict) -> str:
@@ -173,6 +213,11 @@ def table(result: dict) -> str:
         if isinstance(row, dict) and "seconds" in row:
             mem = f", peak {row['peak_gpu_mib']} MiB" if "peak_gpu_mib" in row else ""
             lines.append(f"restore {size} ({row['steps']} steps, tile {row['tile']}): {row['seconds']} s{mem}")
+    modes = result.get("restore_modes", {})
+    for name, row in modes.get("modes", {}).items():
+        if "megapixels_per_s_per_step" in row:
+            lines.append(f"restore mode {name} (tile {modes['tile']} x4): {row['megapixels_per_s_per_step']} MP/s per "
+                         f"step, x{row['speedup_vs_fp32']}, drift {row['max_relative_drift']}")
     lines += [f"{name}: FAILED {v['error']}" for name, v in result.items() if isinstance(v, dict) and "error" in v]
     return "\n".join(lines)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check: CUDA/torch environment, fp16 BLIP-large captioning (batch 1 vs 32), train-daclip ViT-B-32 (AMP)
-# and its loader, train-restore base at 256 px, daclip restore of 1024x1024 and 4000x3000 photos (time, peak memory).
+# and its loader, train-restore base at 256 px, daclip restore of 1024x1024 and 4000x3000 photos (time, peak memory),
+# and one restoration network call per inference mode (fp32, channels_last, bf16, fp16, compile; speed and drift).
 # Under 8 minutes on one GPU; writes OUT/gpu_check.json and prints a short table. See bench/gpu_check.py.
 #
 #   bench/gpu_check.sh [--out gpu-check] [--restore-steps 20]     # on a machine with a GPU

@@ -18,10 +18,12 @@ def test_gpu_check_smoke(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads((tmp_path / "gpu_check.json").read_text())
     assert result["smoke"] is True
-    for section in ("env", "caption", "train_daclip", "train_restore", "restore"):
+    for section in ("env", "caption", "train_daclip", "train_restore", "restore", "restore_modes"):
         assert "error" not in result[section], result[section]
     assert set(result["caption"]["images_per_s"]) == {"1", "4"}
     assert result["train_daclip"]["samples_per_s"] > 0 and result["train_daclip"]["loader_samples_per_s"] > 0
     assert result["train_restore"]["samples_per_s"] > 0
     assert {"96x96", "160x120"} <= set(result["restore"])
+    modes = result["restore_modes"]["modes"]
+    assert modes["fp32"]["speedup_vs_fp32"] == 1.0 and modes["bf16"]["max_relative_drift"] < 0.05
     assert "train-restore tiny 32px" in proc.stdout and "gpu_check.json" in proc.stdout
