@@ -55,6 +55,7 @@ class EvalConfig:
     device: str = "cpu"
     lpips: bool = True
     save_images: bool = False
+    nr_metrics: bool = True  # NIQE and PIQE of restored and LQ images (no ground truth needed)
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
@@ -118,7 +119,7 @@ def evaluate_restore(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
             for i, sample in enumerate(sample_stream(index, resampled=False, shuffle_buffer=0)):
                 if cfg.limit is not None and i >= cfg.limit:
                     break
-                lq, hq = sample["lq"], sample["hq"]
+                lq, hq = sample["lq"], sample.get("hq")  # LQ-only rows (real photos): no-reference metrics only
                 bar.set_postfix_str(f"{name} {lq.shape[1]}x{lq.shape[0]} "
                                     f"({num_network_calls(*lq.shape[:2], loaded.sde, cfg.sampling)} calls)")
                 restored = restore_array(net, loaded.sde, encoder, lq, cfg.sampling, device)
@@ -127,12 +128,13 @@ def evaluate_restore(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
                     # names come from the manifest and the tar: joined only under OUT/images, never outside
                     save_image(restored, safe_join(out, "images", name, f"{sample['key']}.png"))
                 if len(rows) < cfg.grid_rows:
-                    rows.append((lq, restored, hq))
+                    rows.append((lq, restored) if hq is None else (lq, restored, hq))
                 bar.update(1)
             if rows:
                 grid_path = save_image(make_grid(rows, cfg.grid_height), safe_join(out, f"grid_{name}.png"))
                 grids[name] = grid_path.name
-    metric_names = ["psnr", "ssim", "lq_psnr", "lq_ssim"] + (["lpips", "lq_lpips"] if lpips_fn else [])
+    metric_names = ["psnr", "ssim", "lq_psnr", "lq_ssim"] + (["lpips", "lq_lpips"] if lpips_fn else []) + (
+        list(NR_METRICS) if cfg.nr_metrics else [])
     report = _report(cfg, list(per_type), images, grids, lpips_status, metric_names)
     write_text_atomic(json.dumps(report, indent=2) + "\n", out / "metrics.json")
     return report
@@ -149,18 +151,28 @@ def _lpips(wanted: bool, device: Any) -> tuple[Any, str]:
         return None, str(exn)
 
 
-def _image_scores(key: str, degradation: str, restored: np.ndarray, lq: np.ndarray, hq: np.ndarray,
+NR_METRICS = ("niqe", "lq_niqe", "piqe", "lq_piqe")  # lower is better; NaN below two 96 px blocks (NIQE)
+
+
+def _image_scores(key: str, degradation: str, restored: np.ndarray, lq: np.ndarray, hq: np.ndarray | None,
                   cfg: EvalConfig, lpips_fn: Any) -> dict[str, Any]:
-    row = {
-        "key": key, "degradation": degradation, "width": lq.shape[1], "height": lq.shape[0],
-        "psnr": psnr(restored, hq, cfg.crop_border, cfg.channel),
-        "ssim": ssim(restored, hq, cfg.crop_border, cfg.channel),
-        "lq_psnr": psnr(lq, hq, cfg.crop_border, cfg.channel),
-        "lq_ssim": ssim(lq, hq, cfg.crop_border, cfg.channel),
-    }
+    """One image's row: full-reference metrics against HQ (None for LQ-only rows), no-reference ones."""
+    row: dict[str, Any] = {"key": key, "degradation": degradation, "width": lq.shape[1], "height": lq.shape[0]}
+    if hq is None:
+        row.update(psnr=None, ssim=None, lq_psnr=None, lq_ssim=None)
+    else:
+        row.update(psnr=psnr(restored, hq, cfg.crop_border, cfg.channel),
+                   ssim=ssim(restored, hq, cfg.crop_border, cfg.channel),
+                   lq_psnr=psnr(lq, hq, cfg.crop_border, cfg.channel),
+                   lq_ssim=ssim(lq, hq, cfg.crop_border, cfg.channel))
     if lpips_fn is not None:
-        row["lpips"] = lpips_fn(restored, hq)
-        row["lq_lpips"] = lpips_fn(lq, hq)
+        row["lpips"] = None if hq is None else lpips_fn(restored, hq)
+        row["lq_lpips"] = None if hq is None else lpips_fn(lq, hq)
+    if cfg.nr_metrics:
+        from pipelines.quality.niqe import niqe
+        from pipelines.quality.piqe import piqe
+
+        row.update(niqe=niqe(restored), lq_niqe=niqe(lq), piqe=piqe(restored), lq_piqe=piqe(lq))
     return row
 
 
@@ -220,14 +232,16 @@ def validate(
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many images per degradation.")
 @click.option("--grid-rows", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--no-lpips", is_flag=True, help="Do not try LPIPS.")
+@click.option("--no-nr-metrics", is_flag=True, help="Skip NIQE/PIQE (no-reference; they also score LQ-only rows).")
 @click.option("--save-images", is_flag=True, help="Also write every restored image under OUT/images/.")
 def command(manifests, split, ckpt, out, sampling, channel, crop_border, limit, grid_rows, weights, daclip, no_lpips,
+            no_nr_metrics,
             save_images, device) -> None:
     """Restore a validation split and report PSNR/SSIM per degradation (JSON + sample grids)."""
     try:
         cfg = EvalConfig(shards=tuple(manifests), ckpt=ckpt, out=out, split=split or None, sampling=sampling,
                          channel=channel, crop_border=crop_border, limit=limit, grid_rows=grid_rows,
-                         weights=weights, daclip=daclip, device=device, lpips=not no_lpips,
+                         weights=weights, daclip=daclip, device=device, lpips=not no_lpips, nr_metrics=not no_nr_metrics,
                          save_images=save_images)
     except ValueError as exn:
         raise click.BadParameter(str(exn)) from exn
