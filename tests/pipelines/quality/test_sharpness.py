@@ -15,3 +15,14 @@ def test_blur_measures_follow_the_blur_radius():
 
 def test_flat_image_has_no_laplacian():
     assert laplacian_variance(np.full((32, 32, 3), 90, np.uint8)) == 0.0
+
+
+def test_blur_effect_equals_scikit_images():
+    from skimage.measure import blur_effect as reference
+
+    from pipelines.quality.color import luma
+
+    for name in NAMES:
+        for img in (photo(name), blurred(photo(name), 2.0)):
+            expected = float(reference(luma(img)))
+            assert abs(blur_effect(img) - expected) <= 1e-10 * expected, name
