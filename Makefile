@@ -76,7 +76,7 @@ demo: $(VENV)/.installed
 	$(DACLIP) restore $(DEMO)/samples/*.png --ckpt $(WEIGHTS)/restore --out $(DEMO)/restored --steps 5 \
 		--tile 96 --overlap 16 --device cpu --overwrite
 	$(DACLIP) compare $(DEMO)/samples/*.png --restored $(DEMO)/restored --hq $(DEMO)/samples/hq \
-		--daclip $(WEIGHTS)/daclip -o $(DEMO)/summary.png
+		--daclip $(WEIGHTS)/daclip --out $(DEMO)/summary.png
 	@echo "== done: LQ | restored | HQ with predicted type and PSNR in $(DEMO)/summary.png"
 
 bench: $(VENV)/.installed
