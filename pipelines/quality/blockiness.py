@@ -32,9 +32,9 @@ def _boundary_and_inside(y: np.ndarray) -> tuple[float, float, int]:
         int(across.size)
 
 
-def blockiness(rgb: np.ndarray) -> float:
+def blockiness(rgb: np.ndarray, y: np.ndarray | None = None) -> float:
     """The ratio above; NaN for an image under 9 pixels in both directions (no boundary)."""
-    y = luma(rgb)
+    y = luma(rgb) if y is None else y
     parts = [_boundary_and_inside(y), _boundary_and_inside(y.T)]
     parts = [p for p in parts if p[2] > 0]
     if not parts:

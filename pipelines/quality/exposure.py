@@ -18,9 +18,10 @@ class Exposure:
     luma: float  # mean Rec. 601 luma, 0 (black) to 1 (white)
 
 
-def exposure(rgb: np.ndarray) -> Exposure:
+def exposure(rgb: np.ndarray, y: np.ndarray | None = None) -> Exposure:
+    """Clipped fractions and mean luma; ``y``: the luma of ``rgb``, when the caller has it."""
     rgb = as_rgb8(rgb)
     n = rgb.size
     return Exposure(clip_low=float(np.count_nonzero(rgb == 0)) / n,
                     clip_high=float(np.count_nonzero(rgb == 255)) / n,
-                    luma=float(luma(rgb).mean()) / 255.0)
+                    luma=float((luma(rgb) if y is None else y).mean()) / 255.0)

@@ -14,12 +14,12 @@ H_SIZE = 11  # the re-blur filter's length, as skimage's default
 _EPSILON = 1e-10
 
 
-def blur_effect(rgb: np.ndarray) -> float:
+def blur_effect(rgb: np.ndarray, y: np.ndarray | None = None) -> float:
     """Crete-Roffet et al. (2007) blur metric on luma: 0 for a sharp image, towards 1 for a very
     blurred one. The same computation as ``skimage.measure.blur_effect`` (re-blur with an 11-tap box
     along each axis, compare Sobel responses inside a 2-pixel border, take the larger axis; reflect
     borders), with OpenCV's filters: about 3x faster, equal to it within 1e-10 relative (tested)."""
-    img = np.asarray(luma(rgb), dtype=np.float64)
+    img = np.asarray(luma(rgb) if y is None else y, dtype=np.float64)  # y: the luma, when the caller has it
     h, w = img.shape
     inside = (slice(2, h - 1), slice(2, w - 1))
     per_axis = []
@@ -34,7 +34,8 @@ def blur_effect(rgb: np.ndarray) -> float:
     return float(max(per_axis))
 
 
-def laplacian_variance(rgb: np.ndarray) -> float:
+def laplacian_variance(rgb: np.ndarray, y: np.ndarray | None = None) -> float:
     """Variance of the 3x3 Laplacian of luma (Pech-Pacheco et al. 2000): low means few edges
     (blurred or flat); in 0-255 units squared, so it depends on content and size too."""
-    return float(cv2.Laplacian(luma(rgb), cv2.CV_64F, ksize=1, borderType=cv2.BORDER_REFLECT).var())
+    y = luma(rgb) if y is None else y
+    return float(cv2.Laplacian(y, cv2.CV_64F, ksize=1, borderType=cv2.BORDER_REFLECT).var())
