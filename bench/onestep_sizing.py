@@ -38,6 +38,7 @@ import numpy as np  # noqa: E402
 
 from bench.classical import BASELINES, tune  # noqa: E402
 from bench.daclip_cpu import TRAIN_PHOTOS, load_photo  # noqa: E402
+from degradations import NAMES  # noqa: E402
 
 TEST_PHOTOS = ("rocket", "coffee")
 ARMS = ("unconditioned", "oracle")
@@ -51,7 +52,7 @@ def resized(name: str, short_side: int) -> np.ndarray:
 
 
 def make_pairs(photos: tuple[str, ...], seeds: int, short_side: int, key: int) -> dict[str, list[dict]]:
-    from degradations import NAMES, degrade
+    from degradations import degrade
 
     out: dict[str, list[dict]] = {name: [] for name in NAMES}
     for p, photo in enumerate(photos):
@@ -67,7 +68,6 @@ def make_pairs(photos: tuple[str, ...], seeds: int, short_side: int, key: int) -
 def batch(pool: dict[str, list[dict]], rng: np.random.Generator, size: int, patch: int):
     import torch
 
-    from degradations import NAMES
 
     lqs, hqs, types = [], [], []
     for _ in range(size):
@@ -89,9 +89,11 @@ def batch(pool: dict[str, list[dict]], rng: np.random.Generator, size: int, patc
 
 
 def oracle_embedding(types, dim: int):
+    """A fixed dense random vector per type (a one-hot would vanish in the MLP's SimpleGate)."""
     import torch
 
-    return torch.nn.functional.one_hot(types, dim).float()
+    table = torch.randn(len(NAMES), dim, generator=torch.Generator().manual_seed(1234))
+    return table[types]
 
 
 def loss_fn(name: str, out, hq):
@@ -149,7 +151,6 @@ def evaluate(net, test: dict, dim: int) -> dict[str, float]:
     import torch
 
     from daclip.restoration.metrics import psnr
-    from degradations import NAMES
 
     rows = {}
     with torch.no_grad():

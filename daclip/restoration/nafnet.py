@@ -7,7 +7,7 @@ conditioning live in :class:`NAFNetConfig`, read from the JSON files ``restore_c
 padded (replicate) to a multiple of ``2^levels`` and the output cropped back.
 
 How the DA-CLIP embeddings enter (see :mod:`daclip.restoration.nafnet_blocks`): the degradation
-embedding ``B x D`` feeds, in every block, an MLP giving shift/scale for both branches (AdaLN); the
+embedding ``B x D`` (rescaled to norm ``sqrt(D)``, as is the content one) feeds, in every block, an MLP giving shift/scale for both branches (AdaLN); the
 content embedding ``B x D`` is one context token for a cross-attention in the middle (lowest
 resolution) blocks. Their output layers start at zero, so an untrained conditioned net equals the
 unconditioned one with the same seed.
@@ -179,7 +179,13 @@ class NAFNet(nn.Module):
             if e is not None and tuple(e.shape) != (lq.shape[0], self.config.embed_dim):
                 raise ValueError(f"{name} embedding must be {(lq.shape[0], self.config.embed_dim)}, "
                                  f"got {tuple(e.shape)}")
-        return degradation, None if content is None else content[:, None, :]
+        # CLIP embeddings carry meaning in their direction: rescale to norm sqrt(D), where the MLP's
+        # SimpleGate (a product of two halves) and the attention see unit-variance entries
+        scale = math.sqrt(self.config.embed_dim)
+        degradation = F.normalize(degradation.to(lq.dtype), dim=-1) * scale
+        if content is None:
+            return degradation, None
+        return degradation, (F.normalize(content.to(lq.dtype), dim=-1) * scale)[:, None, :]
 
 
 @torch.no_grad()
