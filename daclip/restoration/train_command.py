@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from pipelines.common.cli import GuardedCommand, manifest_inputs, setup_logging
 
@@ -42,9 +43,9 @@ IRSDE_ONLY = ("prediction", "val_steps")  # flags without meaning for a one-step
 @click.option("--daclip", default=default("daclip"),
               help="Trained DA-CLIP (run or checkpoint folder) giving the embeddings.")
 @click.option("--no-daclip", is_flag=True, help="Train the unconditioned IR-SDE baseline (ablation).")
-@click.option("--model", default=None,
-              help=f"Restoration config: tiny, base or a .json path [default: {default('model')}; "
-                   f"--arch nafnet: nafnet-tiny, nafnet-demo, default {onestep_default('model')}].")
+@click.option("--model", default=default("model"),
+              help=f"Restoration config: tiny, base or a .json path; --arch nafnet: nafnet-tiny, nafnet-demo "
+                   f"(default there: {onestep_default('model')}).")
 @click.option("--batch-size", default=default("batch_size"), type=click.IntRange(min=1),
               help="Per process (default: config).")
 @click.option("--patch", default=default("patch"), type=click.IntRange(min=8),
@@ -58,10 +59,9 @@ IRSDE_ONLY = ("prediction", "val_steps")  # flags without meaning for a one-step
 @click.option("--prediction", type=click.Choice(PREDICTIONS), default=default("prediction"),
               help="IR-SDE only. Network output: noise (the reference) or x0 (clean image as a residual on the "
                    "LQ); default: the model config's.")
-@click.option("--loss", type=click.Choice(LOSS_NAMES + ONESTEP_LOSS_NAMES), default=None,
-              help=f"IR-SDE: ml (L1 on the reverse-step mean) or x0 (L1 on the implied clean image) "
-                   f"[default: {default('loss')}]; nafnet: psnr (NAFNet's PSNR loss) or l1 [default: the "
-                   f"model config's, psnr].")
+@click.option("--loss", type=click.Choice(LOSS_NAMES + ONESTEP_LOSS_NAMES), default=default("loss"),
+              help="IR-SDE: ml (L1 on the reverse-step mean) or x0 (L1 on the implied clean image); nafnet: "
+                   "psnr (NAFNet's PSNR loss) or l1 (default there: the model config's, psnr).")
 @click.option("--val-split", default=default("val_split"))
 @click.option("--val-images", default=default("val_images"), type=click.IntRange(min=1))
 @click.option("--val-crop", default=default("val_crop"), type=click.IntRange(min=16))
@@ -80,9 +80,6 @@ def command(verbose: bool, arch: str, condition: str | None, no_daclip: bool, no
     setup_logging(verbose)
     kwargs.update(shards=tuple(manifests), amp=not no_amp, split=kwargs["split"] or None,
                   val_split=kwargs["val_split"] or None)
-    for name in ("model", "loss"):  # per-architecture defaults: the config class's
-        if kwargs[name] is None:
-            del kwargs[name]
     if arch == "irsde":
         from .trainer import train
 
@@ -94,6 +91,10 @@ def command(verbose: bool, arch: str, condition: str | None, no_daclip: bool, no
         return
     from .onestep_trainer import train_onestep
 
+    source = click.get_current_context().get_parameter_source
+    for name in ("model", "loss"):  # not given: OneStepTrainConfig's default, not the IR-SDE one
+        if source(name) is ParameterSource.DEFAULT:
+            del kwargs[name]
     given = [f"--{name.replace('_', '-')}" for name in IRSDE_ONLY if kwargs.pop(name) is not None]
     if no_daclip:
         given.append("--no-daclip (use --condition none)")
