@@ -17,11 +17,18 @@ from .controller.model import FORMAT as DACLIP_FORMAT
 from .controller.model import DaCLIP, DaCLIPConfig
 from .controller.model import from_weights as daclip_from_weights
 from .convert.command import convert_file
+from .restoration.model import FORMAT as RESTORE_FORMAT
 from .restoration.model import LoadedRestoration, RestorationConfig
 from .restoration.model import from_weights as restoration_from_weights
+from .restoration.onestep import FORMAT as ONESTEP_FORMAT
+from .restoration.onestep import LoadedOneStep, OneStepConfig
+from .restoration.onestep import from_weights as onestep_from_weights
 from .runtime.checkpoint import load_checkpoint, resolve_checkpoint
 
-__all__ = ["load", "load_encoder", "load_restoration", "load_restorer"]
+__all__ = ["RESTORERS", "load", "load_encoder", "load_restoration", "load_restorer"]
+
+# restoration checkpoint formats (config.json "format") -> the architecture's from_weights
+RESTORERS = {RESTORE_FORMAT: restoration_from_weights, ONESTEP_FORMAT: onestep_from_weights}
 
 
 def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> DaCLIP:
@@ -43,9 +50,12 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> DaCLIP:
 
 def load_restoration(
     path: str | os.PathLike, device: str | torch.device = "cpu", with_state: bool = False
-) -> LoadedRestoration:
+) -> LoadedRestoration | LoadedOneStep:
     """Load a restoration checkpoint (a folder, or a run folder with ``checkpoints/latest``), or a
-    released U-Net file (``universal-ir.pth``, ``wild-ir.pth``: converted in memory, see :mod:`daclip.convert`)."""
+    released U-Net file (``universal-ir.pth``, ``wild-ir.pth``: converted in memory, see :mod:`daclip.convert`).
+
+    The config's ``format`` picks the architecture (:data:`RESTORERS`): an IR-SDE U-Net
+    (:class:`LoadedRestoration`) or a one-step NAFNet (:class:`LoadedOneStep`)."""
     if os.path.isfile(path):
         state, raw_config = convert_file(path, kind="unet")
         return restoration_from_weights(state, raw_config, device)
@@ -53,27 +63,30 @@ def load_restoration(
     ref = raw_config.get("daclip")
     if ref and not Path(ref).is_absolute():  # relocatable pairs: relative to the checkpoint folder
         raw_config = {**raw_config, "daclip": str((resolve_checkpoint(path) / ref).resolve())}
-    return restoration_from_weights(state, raw_config, device, training_state)
+    from_weights = RESTORERS.get(raw_config.get("format"), restoration_from_weights)  # its error names the format
+    return from_weights(state, raw_config, device, training_state)
 
 
-def load_restorer(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedRestoration:
-    """:func:`load_restoration` ready for inference: ``.unet(x_t, mu, t, content=..., degradation=...)``
-    and ``.sde``, in eval mode."""
+def load_restorer(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedRestoration | LoadedOneStep:
+    """:func:`load_restoration` ready for inference, in eval mode: an IR-SDE model has
+    ``.unet(x_t, mu, t, content=..., degradation=...)`` and ``.sde``; a one-step one
+    ``.inference_net()(lq, degradation, content)``."""
     loaded = load_restoration(path, device=device)
-    loaded.unet.eval()
+    loaded.inference_net("ema").eval()
     return loaded
 
 
-def load_encoder(config: RestorationConfig, device: str | torch.device, override: str | None = None) -> DaCLIP | None:
+def load_encoder(config: RestorationConfig | OneStepConfig, device: str | torch.device,
+                 override: str | None = None) -> DaCLIP | None:
     """The frozen DA-CLIP a restoration model was trained with (or ``override``), None if unconditioned."""
-    if not config.unet.conditioned:
+    if not config.conditioned:
         return None
     path = override or config.daclip
     if not path:
         raise ValueError("this restoration model is DA-CLIP conditioned but its config names no DA-CLIP "
                          "checkpoint: pass --daclip")
     encoder = load(path, device=device)
-    if int(encoder.embed_dim) != config.unet.context_dim:
-        raise ValueError(f"DA-CLIP at {path} has embed_dim {encoder.embed_dim}, the U-Net expects "
-                         f"{config.unet.context_dim}")
+    if int(encoder.embed_dim) != config.embed_dim:
+        raise ValueError(f"DA-CLIP at {path} has embed_dim {encoder.embed_dim}, the restorer expects "
+                         f"{config.embed_dim}")
     return encoder.eval().requires_grad_(False)

@@ -45,7 +45,7 @@ def bundled_photos() -> dict[str, str]:
 @dataclass
 class Models:
     daclip: Any | None = None
-    restorer: Any | None = None  # a LoadedRestoration
+    restorer: Any | None = None  # a LoadedRestoration or LoadedOneStep
     encoder: Any | None = None  # the DA-CLIP the restorer is conditioned on (None: unconditioned)
     sampling: Any | None = None
     device: str = "cpu"
@@ -80,16 +80,16 @@ class Models:
         """The restored image through the tiled path (same size as ``img``)."""
         import torch
 
-        from ..restoration.restore import restore_array
+        from ..restoration.restore import restore_image
 
         net = self.restorer.inference_net("ema")
         with self._lock, torch.no_grad():
-            return restore_array(net, self.restorer.sde, self.encoder, img, self.sampling, self.device, on_tiles)
+            return restore_image(self.restorer, net, self.encoder, img, self.sampling, self.device, on_tiles)
 
     def network_calls(self, img: np.ndarray) -> int:
-        from ..restoration.restore import num_network_calls
+        from ..restoration.restore import network_calls
 
-        return num_network_calls(img.shape[0], img.shape[1], self.restorer.sde, self.sampling)
+        return network_calls(self.restorer, img.shape[0], img.shape[1], self.sampling)
 
 
 def load_models(ckpt: str | None, restorer: str | None, sampling: Any, device: str = "cpu",
@@ -109,7 +109,7 @@ def load_models(ckpt: str | None, restorer: str | None, sampling: Any, device: s
         loaded = load_restoration(restorer, device=device)
         loaded.inference_net("ema").eval()
         models.restorer = loaded
-        override = ckpt if loaded.config.unet.conditioned and not loaded.config.daclip else None
+        override = ckpt if loaded.config.conditioned and not loaded.config.daclip else None
         models.encoder = load_encoder(loaded.config, device, override)
         models.sampling = sampling.resolved(loaded.config.sampling)
     return models

@@ -98,7 +98,8 @@ class PatchBatches:
                                                                 max_pixels=self.max_pixels))
         return streams
 
-    def _types(self, step: int) -> list[str]:
+    def step_types(self, step: int) -> list[str]:
+        """The degradation type of each sample of step ``step``'s batch, in batch order."""
         rng = np.random.default_rng(derive_seed(self.seed, self.rank, step, 3)) if self.mix == "weighted" else None
         return [self.names[i] for i in types_for_step(self.mix, step, self.batch_size, self.weights, rng)]
 
@@ -115,14 +116,14 @@ class PatchBatches:
         segment = step // self.segment
         streams = self._streams(segment)
         for s in range(segment * self.segment, start):  # mid-segment resume: replay the stream
-            take_decoded(streams, self._types(s), pool)
+            take_decoded(streams, self.step_types(s), pool)
         while True:
             if step // self.segment != segment:
                 segment = step // self.segment
                 streams = self._streams(segment)
             rng = np.random.default_rng(derive_seed(self.seed, self.rank, step, 1))
             lqs, hqs = [], []
-            for sample in take_decoded(streams, self._types(step), pool):
+            for sample in take_decoded(streams, self.step_types(step), pool):
                 lq, hq = random_patch_pair(sample["lq"], sample["hq"], self.patch, rng)
                 lqs.append(lq)
                 hqs.append(hq)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,13 +30,13 @@ from ..data.shards import sample_stream, split_by_degradation
 from ..loading import load_encoder, load_restoration
 from .metrics import CHANNELS, LpipsUnavailable, lpips_metric, psnr, ssim
 from .model import ImageEncoder
-from .restore import SamplingConfig, num_network_calls, restore_array, sampling_options
+from .restore import SamplingConfig, network_calls, restore_array, restore_image, sampling_options
 from .sde import IRSDE
 from .unet import ConditionalUNet
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EvalConfig", "command", "evaluate_restore", "make_grid", "validate"]
+__all__ = ["EvalConfig", "command", "evaluate_restore", "make_grid", "validate", "validate_with"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class EvalConfig:
     lpips: bool = True
     save_images: bool = False
     nr_metrics: bool = True  # NIQE and PIQE of restored and LQ images (no ground truth needed)
+    oracle: bool = False  # condition on each type's DA-CLIP text embedding (the ablation's oracle, see embed)
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
@@ -107,6 +109,8 @@ def evaluate_restore(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
     net = loaded.inference_net(cfg.weights).eval()
     cfg = replace(cfg, sampling=cfg.sampling.resolved(loaded.config.sampling))
     encoder = load_encoder(loaded.config, device, cfg.daclip)
+    if cfg.oracle and encoder is None:
+        raise ValueError("--oracle needs a DA-CLIP-conditioned restorer; this one is unconditioned")
     lpips_fn, lpips_status = _lpips(cfg.lpips, device)
     per_type = split_by_degradation(list(cfg.shards), cfg.split)
     total = sum(len(ix.samples) if cfg.limit is None else min(cfg.limit, len(ix.samples))
@@ -121,8 +125,9 @@ def evaluate_restore(cfg: EvalConfig, progress: bool = True) -> dict[str, Any]:
                     break
                 lq, hq = sample["lq"], sample.get("hq")  # LQ-only rows (real photos): no-reference metrics only
                 bar.set_postfix_str(f"{name} {lq.shape[1]}x{lq.shape[0]} "
-                                    f"({num_network_calls(*lq.shape[:2], loaded.sde, cfg.sampling)} calls)")
-                restored = restore_array(net, loaded.sde, encoder, lq, cfg.sampling, device)
+                                    f"({network_calls(loaded, *lq.shape[:2], cfg.sampling)} calls)")
+                restored = restore_image(loaded, net, encoder, lq, cfg.sampling, device,
+                                         degradation_text=name if cfg.oracle else None)
                 images.append(_image_scores(sample["key"], name, restored, lq, hq, cfg, lpips_fn))
                 if cfg.save_images:
                     # names come from the manifest and the tar: joined only under OUT/images, never outside
@@ -205,10 +210,14 @@ def validate(
 ) -> dict[str, float]:
     """Mean PSNR of restored validation crops (posterior sampler, seed 0, untiled) and of their LQ inputs."""
     sampling = SamplingConfig(sampler="posterior", steps=steps, seed=0, tile=None)
+    return validate_with(lambda s: restore_array(net, sde, encoder, s["lq"], sampling, device), samples)
+
+
+def validate_with(restore: Callable[[dict[str, Any]], np.ndarray], samples: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean PSNR of ``restore(sample)`` and of the LQ inputs against the HQ images (finite pairs only)."""
     restored, degraded = [], []
     for s in samples:
-        out = restore_array(net, sde, encoder, s["lq"], sampling, device)
-        restored.append(psnr(out, s["hq"]))
+        restored.append(psnr(restore(s), s["hq"]))
         degraded.append(psnr(s["lq"], s["hq"]))
     finite = [(r, d) for r, d in zip(restored, degraded) if math.isfinite(r) and math.isfinite(d)]
     return {
@@ -234,15 +243,19 @@ def validate(
 @click.option("--no-lpips", is_flag=True, help="Do not try LPIPS.")
 @click.option("--no-nr-metrics", is_flag=True, help="Skip NIQE/PIQE (no-reference; they also score LQ-only rows).")
 @click.option("--save-images", is_flag=True, help="Also write every restored image under OUT/images/.")
+@click.option("--oracle", is_flag=True,
+              help="Condition on the true type's DA-CLIP text embedding instead of the image's (conditioning "
+                   "ablation; DA-CLIP-conditioned models only).")
 def command(manifests, split, ckpt, out, sampling, channel, crop_border, limit, grid_rows, weights, daclip, no_lpips,
-            no_nr_metrics,
-            save_images, device) -> None:
-    """Restore a validation split and report PSNR/SSIM per degradation (JSON + sample grids)."""
+            no_nr_metrics, save_images, oracle, device) -> None:
+    """Restore a validation split and report PSNR/SSIM (and NIQE/PIQE) per degradation (JSON + sample grids).
+
+    CKPT is an IR-SDE or a one-step (NAFNet) model; the latter ignores the sampling flags but --tile."""
     try:
         cfg = EvalConfig(shards=tuple(manifests), ckpt=ckpt, out=out, split=split or None, sampling=sampling,
                          channel=channel, crop_border=crop_border, limit=limit, grid_rows=grid_rows,
-                         weights=weights, daclip=daclip, device=device, lpips=not no_lpips, nr_metrics=not no_nr_metrics,
-                         save_images=save_images)
+                         weights=weights, daclip=daclip, device=device, lpips=not no_lpips,
+                         nr_metrics=not no_nr_metrics, save_images=save_images, oracle=oracle)
     except ValueError as exn:
         raise click.BadParameter(str(exn)) from exn
     report = evaluate_restore(cfg)

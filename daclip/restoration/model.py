@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -90,6 +91,15 @@ class RestorationConfig:
     daclip: str | None = None  # DA-CLIP checkpoint that gives the embeddings; None = unconditioned
     train: dict[str, Any] = field(default_factory=dict)
     sampling: dict[str, Any] = field(default_factory=dict)  # sampler defaults this model was made for
+
+    @property
+    def conditioned(self) -> bool:
+        return self.unet.conditioned
+
+    @property
+    def embed_dim(self) -> int | None:
+        """The DA-CLIP embedding size the U-Net takes (None: unconditioned)."""
+        return self.unet.context_dim
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "name": self.name, "unet": self.unet.to_dict(), "sde": self.sde.to_dict(),
@@ -219,7 +229,7 @@ def _unwrap(net: nn.Module) -> nn.Module:
 # --- conditioning ----------------------------------------------------------------------------
 @torch.no_grad()
 def embed(
-    encoder: ImageEncoder | None, lq: torch.Tensor, degradation_text: str | None = None
+    encoder: ImageEncoder | None, lq: torch.Tensor, degradation_text: str | Sequence[str] | None = None
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """DA-CLIP ``(content, degradation)`` embeddings of LQ images (B x 3 x H x W in [0, 1]), as float32.
 
@@ -229,12 +239,13 @@ def embed(
     ``degradation_text`` (e.g. ``"rainy"``, the true type) is the oracle of the conditioning
     ablation: the degradation embedding becomes that word's DA-CLIP text embedding (the target the
     controller is trained towards), scaled to the image embedding's norm; the content embedding is
-    the image's as usual.
+    the image's as usual. A sequence gives one word per image of the batch.
     """
     if encoder is None:
         return None, None
     content, degradation = encoder.encode_image(encoder.preprocess_tensor(lq))
     if degradation_text is not None:
-        text = encoder.encode_text(encoder.tokenize([degradation_text]), normalize=True).to(degradation)
+        words = [degradation_text] if isinstance(degradation_text, str) else list(degradation_text)
+        text = encoder.encode_text(encoder.tokenize(words), normalize=True).to(degradation)
         degradation = text.expand_as(degradation) * degradation.norm(dim=-1, keepdim=True)
     return content.float().to(lq.device), degradation.float().to(lq.device)

@@ -25,7 +25,10 @@ from pipelines.common.devices import resolve_device
 from pipelines.common.images import load_image, save_image
 
 from ..loading import load_encoder, load_restoration
-from .model import WEIGHTS, ImageEncoder, embed
+from .arrays import to_tensor, to_uint8
+from .model import WEIGHTS, ImageEncoder, LoadedRestoration, embed
+from .onestep import LoadedOneStep
+from .onestep_restore import onestep_calls, restore_onestep_array
 from .precision import PRECISIONS, InferenceMode, prepare
 from .samplers import SAMPLERS, make_sampler
 from .sde import IRSDE
@@ -33,7 +36,8 @@ from .unet import ConditionalUNet
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SamplingConfig", "command", "restore_array", "restore_files", "restore_tensor", "tile_grid"]
+__all__ = ["SamplingConfig", "command", "network_calls", "restore_array", "restore_files", "restore_image",
+           "restore_tensor", "tile_grid", "to_tensor", "to_uint8"]
 
 
 @dataclass(frozen=True)
@@ -178,16 +182,6 @@ def num_network_calls(height: int, width: int, sde: IRSDE, sampling: SamplingCon
     return len(sde.timesteps(sampling.steps)) * len(tile_grid(height, width, sampling.tile, sampling.overlap))
 
 
-def to_tensor(img: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
-    """HxWx3 uint8 -> 1x3xHxW float in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float().div(255).to(device)
-
-
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """1x3xHxW float -> HxWx3 uint8 (round, then clip)."""
-    return x[0].detach().float().mul(255).round().clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy()
-
-
 def restore_array(
     net: ConditionalUNet, sde: IRSDE, encoder: ImageEncoder | None, img: np.ndarray, sampling: SamplingConfig,
     device: str | torch.device = "cpu", on_tiles: Callable[[int], None] | None = None,
@@ -198,6 +192,25 @@ def restore_array(
     lq = to_tensor(img, device)
     content, degradation = embed(encoder, lq, degradation_text)
     return to_uint8(restore_tensor(net, sde, lq, sampling, content, degradation, on_tiles))
+
+
+def restore_image(
+    loaded: LoadedRestoration | LoadedOneStep, net: torch.nn.Module, encoder: ImageEncoder | None, img: np.ndarray,
+    sampling: SamplingConfig, device: str | torch.device = "cpu", on_tiles: Callable[[int], None] | None = None,
+    degradation_text: str | None = None,
+) -> np.ndarray:
+    """Restore one HxWx3 uint8 image with ``net`` (one of ``loaded``'s weights), whatever its kind:
+    the SDE loop for IR-SDE, one tiled call for a one-step model (only ``sampling.tile`` applies)."""
+    if isinstance(loaded, LoadedOneStep):
+        return restore_onestep_array(net, encoder, img, sampling.tile, device, on_tiles, degradation_text)
+    return restore_array(net, loaded.sde, encoder, img, sampling, device, on_tiles, degradation_text)
+
+
+def network_calls(loaded: LoadedRestoration | LoadedOneStep, height: int, width: int, sampling: SamplingConfig) -> int:
+    """Network calls :func:`restore_image` makes for a ``height`` x ``width`` image (its progress total)."""
+    if isinstance(loaded, LoadedOneStep):
+        return onestep_calls(loaded.net, height, width, sampling.tile)
+    return num_network_calls(height, width, loaded.sde, sampling)
 
 
 # --- files -----------------------------------------------------------------------------------
@@ -217,6 +230,8 @@ def restore_files(
     device = resolve_device(device)
     loaded = load_restoration(ckpt, device=device)
     net = loaded.inference_net(weights).eval()
+    if mode != InferenceMode() and isinstance(loaded, LoadedOneStep):
+        raise ValueError("--precision/--compile/--channels-last apply to IR-SDE models for now, not one-step ones")
     run = net if mode == InferenceMode() else prepare(net, mode, device)
     encoder = load_encoder(loaded.config, device, daclip)
     sampling = sampling.resolved(loaded.config.sampling)
@@ -226,25 +241,31 @@ def restore_files(
             log.info("skip %s (exists)", dst)
             continue
         img = load_image(src)
-        total = num_network_calls(img.shape[0], img.shape[1], loaded.sde, sampling)
+        total = network_calls(loaded, img.shape[0], img.shape[1], sampling)
         with tqdm(total=total, desc=Path(src).name, unit="tile", disable=not progress) as bar:
-            restored = restore_array(run, loaded.sde, encoder, img, sampling, device, bar.update)
+            restored = restore_image(loaded, run, encoder, img, sampling, device, bar.update)
         written.append(save_image(restored, dst))
     return written
 
 
 def sampling_options(command: Callable) -> Callable:
     """The sampling flags ``daclip restore`` and ``evaluate-restore`` share; the command receives
-    ``sampling`` (a :class:`SamplingConfig`), ``weights``, ``daclip`` and ``device``."""
+    ``sampling`` (a :class:`SamplingConfig`), ``weights``, ``daclip`` and ``device``. A one-step
+    (NAFNet) checkpoint uses only ``--tile`` (tile core; margin: its receptive radius, at most 64 px),
+    ``--weights``, ``--daclip`` and ``--device``; the other sampling flags are ignored."""
     options = [
-        click.option("--steps", type=int, default=None, help="Sampling steps (default: all T=100)."),
+        click.option("--steps", type=int, default=None,
+                     help="Sampling steps (default: all T=100). Like --sampler, --clip-x0, --seed, --overlap and "
+                          "--tile-batch, ignored for one-step (NAFNet) models: they restore in one call."),
         click.option("--sampler", type=click.Choice(sorted(SAMPLERS)), default=None,
                      help="Default: the checkpoint's (posterior; converted released models: posterior)."),
         click.option("--clip-x0/--no-clip-x0", default=None,
                      help="Clamp the clean-image estimate to [0, 1] at every sampling step (default: on; "
                           "off for converted released models, as their reference recipe)."),
         click.option("--seed", type=int, default=0, show_default=True),
-        click.option("--tile", type=int, default=512, show_default=True, help="Tile size in pixels (0: no tiling)."),
+        click.option("--tile", type=int, default=512, show_default=True,
+                     help="Tile size in pixels (0: no tiling); one-step models: the tile core, plus a margin of "
+                          "the receptive radius (at most 64 px) on each side."),
         click.option("--overlap", type=int, default=64, show_default=True, help="Tile overlap in pixels."),
         click.option("--tile-batch", type=int, default=4, show_default=True, help="Tiles per network call."),
         click.option("--weights", type=click.Choice(WEIGHTS), default="ema", show_default=True),
@@ -278,11 +299,14 @@ def sampling_options(command: Callable) -> Callable:
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 def command(images, out, ckpt, sampling, weights, daclip, device, precision, compile_net, channels_last,
             overwrite) -> None:
-    """Restore IMAGES (any size; large ones in tiles) into OUT/<name>.png."""
+    """Restore IMAGES (any size; large ones in tiles) into OUT/<name>.png.
+
+    CKPT is an IR-SDE model (sampled with the flags below) or a one-step NAFNet (one tiled call:
+    the sampling flags other than --tile are ignored)."""
     try:
         mode = InferenceMode(precision, compile=compile_net, channels_last=channels_last)
         written = restore_files(list(images), out, ckpt, sampling, device=device, daclip=daclip, weights=weights,
                                 overwrite=overwrite, mode=mode)
-    except ValueError as exn:  # a mode this device cannot run (fp16 on a CPU, ...): one line
+    except ValueError as exn:  # a mode this device or model cannot run (fp16 on a CPU, ...): one line
         raise click.ClickException(str(exn)) from None
     click.echo(f"restored {len(written)} image(s) into {out}")

@@ -54,7 +54,8 @@ def train(cfg: TrainConfig, settings: RunSettings) -> dict[str, Any]:
     return run(partial(RestorationTraining.build, cfg), settings)
 
 
-def _amp_dtype(cfg: TrainConfig) -> torch.dtype | None:
+def amp_dtype(cfg: Any) -> torch.dtype | None:
+    """The autocast dtype on CUDA when ``cfg.amp`` (bfloat16 where supported); None elsewhere."""
     if not cfg.amp or not torch.cuda.is_available():
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -80,7 +81,7 @@ class RestorationTraining:
         self.total_steps = int(ctx.settings.steps or DEFAULTS["steps"])
         self.samples_per_step = self.batch_size
         self.grad_clip = cfg.grad_clip
-        self.amp_dtype = _amp_dtype(cfg)
+        self.amp_dtype = amp_dtype(cfg)
         self.optimizer = torch.optim.AdamW(net.parameters(), lr=lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, warmup_cosine(self.total_steps, cfg.warmup, min_ratio=cfg.min_lr / lr))

@@ -15,12 +15,8 @@ import daclip.runtime.loop as runtime_loop
 from daclip.cli import cli as daclip_cli
 from daclip.restoration.config import TrainConfig
 from daclip.restoration.train_command import command as train_restore_cli
-from pipelines.cli import cli as dataset_cli
 
 torch.set_num_threads(1)
-
-MICRO = {"unet": {"nf": 8, "ch_mult": [1, 2], "dim_head": 8, "num_prompts": 4},
-         "train": {"patch": 16, "batch_size": 2, "lr": 0.001}}
 
 
 def _ok(result):
@@ -28,26 +24,6 @@ def _ok(result):
         raise result.exception
     assert result.exit_code == 0, result.output
     return result
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory, photos):
-    root = tmp_path_factory.mktemp("restore_data")
-    src = root / "photos"
-    src.mkdir()
-    for name, img in photos.items():
-        cv2.imwrite(str(src / f"{name}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    _ok(CliRunner().invoke(dataset_cli, [
-        "synthesize", "--task", "noisy", "--task", "jpeg", "--variants", "2", "--max-side", "48",
-        "--input", str(src), "--out", str(root / "data"), "--manifests", str(root / "manifests"),
-        "--workers", "1", "--val-fraction", "0.3",
-    ]))
-    small = root / "small.png"  # an odd-sized photo to restore
-    cv2.imwrite(str(small), cv2.cvtColor(photos["chelsea"][100:141, 150:207], cv2.COLOR_RGB2BGR))
-    micro = root / "micro.json"
-    micro.write_text(json.dumps(MICRO))
-    manifests = [str(root / "manifests" / f"{t}.parquet") for t in ("noisy", "jpeg-compressed")]
-    return {"root": root, "manifests": manifests, "micro": str(micro), "photo": small}
 
 
 def _train_args(dataset, out, *extra):
